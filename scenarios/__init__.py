@@ -1,0 +1,1 @@
+"""Named scenarios (TOML files) and the reference data they start from (``data/``)."""

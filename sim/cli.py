@@ -1,0 +1,170 @@
+"""The ``alliance`` command line: list scenarios, run one and write its tables.
+
+Bad input (an unknown scenario, an invalid scenario file, a bad flag, an unwritable output
+folder) prints one line on stderr naming what is wrong and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from sim.parameters import PARAMETERS
+from sim.run import RunResult, run_scenario, write_run
+from sim.scenario import ScenarioError, list_scenarios, load_scenario
+
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """A command-line problem reported as one line with exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse prints usage + traceback-free exit 2
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not 0 <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 2**63-1, got {value}")
+    return value
+
+
+def _assignment(text: str) -> tuple[str, float]:
+    name, sep, raw = text.partition("=")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    if name not in PARAMETERS:
+        raise argparse.ArgumentTypeError(f"{name}: unknown parameter")
+    try:
+        value = float(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{name}: expected a number, got {raw!r}") from None
+    if PARAMETERS[name].integer and value.is_integer():
+        value = int(value)
+    problem = PARAMETERS[name].check(value)
+    if problem:
+        raise argparse.ArgumentTypeError(f"{name}: {problem}")
+    return name, value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``alliance`` argument parser."""
+    parser = _Parser(prog="alliance", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub.add_parser("scenarios", help="list the named scenarios")
+    sub.add_parser("parameters", help="list every parameter with its default, unit and range")
+    run = sub.add_parser("run", help="run one scenario and write its tables")
+    run.add_argument("scenario", help="a scenario name (see `alliance scenarios`) or a TOML file")
+    run.add_argument("--seed", type=_seed, default=1, help="seed of the run (default 1)")
+    run.add_argument("--out", type=Path, help="output folder (default results/<scenario>)")
+    run.add_argument(
+        "--set", dest="overrides", type=_assignment, action="append", default=[],
+        metavar="NAME=VALUE", help="override a parameter (repeatable)",
+    )
+    return parser
+
+
+def _pct(x: float) -> str:
+    return f"{x:5.2f}"
+
+
+def format_summary(result: RunResult) -> str:
+    """Readable final-year table of every ally plus the alliance summary."""
+    final = result.allies["year"].max()
+    a = result.allies[result.allies["year"] == final]
+    table = pd.DataFrame(
+        {
+            "ally": a["iso3"] + " " + a["name"].str.slice(0, 16),
+            "core %GDP": a["core_pct_gdp"].map(_pct),
+            "total %GDP": a["total_pct_gdp"].map(_pct),
+            "capability %": (100 * a["fulfil_overall"]).map(lambda x: f"{x:5.1f}"),
+            "personnel k": a["personnel_k"].map(lambda x: f"{x:8.1f}"),
+        }
+    )
+    start = result.alliance.iloc[0]
+    end = result.alliance.iloc[-1]
+    s = result.scenario
+    deu = result.allies[result.allies["iso3"] == "DEU"]
+    deu0, deu1 = deu["personnel_k"].iloc[0], deu["personnel_k"].iloc[-1]
+    counted = int((result.allies[result.allies["year"] == final]["personnel_k"] > 0).sum())
+    lines = [
+        f"{s.name}: {s.description}",
+        f"seed {result.seed}, {s.start_year}-{s.end_year}. Final year {final}:",
+        "",
+        table.to_string(index=False),
+        "",
+        f"Alliance in {final} (start {s.start_year} in brackets):",
+        f"  allies at >= 2% core:        {end.allies_ge_2pct:>3} of {counted}"
+        f"  ({start.allies_ge_2pct})",
+        f"  allies at >= 3.5% core:      {end.allies_ge_3_5pct_core:>3} of {counted}"
+        f"  ({start.allies_ge_3_5pct_core})",
+        f"  allies at >= 5% total:       {end.allies_ge_5pct_total:>3} of {counted}"
+        f"  ({start.allies_ge_5pct_total})",
+        f"  mean core share:             {end.mean_core_pct_gdp:5.2f}% GDP"
+        f"  ({start.mean_core_pct_gdp:.2f}%)",
+        f"  capability gap:              {100 * end.capability_gap:5.1f}% of targets unmet"
+        f"  ({100 * start.capability_gap:.1f}%)",
+        f"  US share of core spending:   {100 * end.us_share_of_spending:5.1f}%"
+        f"  ({100 * start.us_share_of_spending:.1f}%)",
+        f"  US pressure / retrenchment:  {end.us_pressure:.2f} / {end.us_retrenchment:.2f}",
+        f"  Germany's personnel:         {deu1:.1f}k ({deu1 - deu0:+.1f}k since {s.start_year})",
+    ]
+    return "\n".join(lines)
+
+
+def _run(args: argparse.Namespace) -> int:
+    scenario = load_scenario(args.scenario, **dict(args.overrides))
+    out = args.out if args.out is not None else Path("results") / scenario.name
+    _check_writable(out)
+    result = run_scenario(scenario, seed=args.seed)
+    write_run(result, out)
+    print(format_summary(result))
+    print(f"\nTables written to {out}/ (allies.parquet, alliance.parquet, manifest.json)")
+    return 0
+
+
+def _check_writable(out: Path) -> None:
+    """Fail early, before running, if ``out`` cannot be created or written."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise UsageError(f"alliance run: --out {out}: not writable ({exc.strerror})") from None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``alliance`` command."""
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command == "scenarios":
+            for name, description in list_scenarios():
+                print(f"{name:22} {description}")
+            return 0
+        if args.command == "parameters":
+            for p in PARAMETERS.values():
+                unit = f" {p.unit}" if p.unit else ""
+                print(f"{p.name:40} {p.default:g}{unit}  [{p.low:g}, {p.high:g}]  {p.description}")
+            return 0
+        return _run(args)
+    except (UsageError, ScenarioError) as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("alliance: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,209 @@
+"""The start-year state of every ally, built from the reference data and a scenario.
+
+Engine-independent: the Mesa model hands each agent its row; array engines take the arrays whole.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.data import initial_allies, load_reference, observed_growth
+from sim.mechanisms.spending import fiscal_space, free_riding_weight, spill_in
+from sim.mechanisms.targets import apportion_targets, fulfilment, initial_stock
+from sim.mechanisms.threat import perceived_threat, threat_proximity
+from sim.parameters import CATEGORIES, lead_times, requirement_shares
+from sim.scenario import MAX_CORE_PCT, Scenario
+
+US = "USA"
+
+
+@dataclass(frozen=True)
+class InitialState:
+    """Arrays over allies (N), categories (C) and simulated years (Y) at the start.
+
+    Attributes:
+        iso3: Ally codes (N).
+        names: Ally names (N).
+        has_forces: Whether the ally has armed forces (N).
+        is_us: Which ally is the United States (N).
+        gdp: GDP, constant 2024 USD bn (N).
+        growth: Base real growth per simulated year, observed or trend (Y, N).
+        observed_growth: Whether that growth was observed (Y, N); noise applies otherwise.
+        core: Core share, % GDP (N).
+        related: Defence-related share, % GDP (N).
+        equipment_share: Equipment share of core spending (N).
+        personnel: Active personnel, thousands (N).
+        personnel_goal: Personnel goal, thousands (N).
+        recruit_rate: Largest yearly net personnel growth (N).
+        proximity: Threat proximity (N).
+        fiscal_space: Fiscal space before scenario shocks (N).
+        free_riding: Free-riding weight lambda_i (N).
+        cap: Ceiling on the core share, % GDP (N).
+        pledge_core: Each ally's core pledge target, % GDP (N).
+        targets: Capability targets in the start year, after any uplift due then (N, C).
+        stock: Capability stock (N, C).
+        pipeline: Orders by years to delivery (N, C, max lead time).
+        capacity: Alliance industrial capacity, USD bn/yr (C).
+        shortfall_ref: Shortfall against the targets before the uplift (N).
+        threat_ref: Alliance threat the start shares reflect.
+        perceived_threat_ref: Each ally's perceived threat at the start (N).
+        spill_ref: Spill-in at the start, % GDP (N).
+        mean_burden_ref: Mean core share of allies with forces at the start.
+    """
+
+    iso3: np.ndarray
+    names: np.ndarray
+    has_forces: np.ndarray
+    is_us: np.ndarray
+    gdp: np.ndarray
+    growth: np.ndarray
+    observed_growth: np.ndarray
+    core: np.ndarray
+    related: np.ndarray
+    equipment_share: np.ndarray
+    personnel: np.ndarray
+    personnel_goal: np.ndarray
+    recruit_rate: np.ndarray
+    proximity: np.ndarray
+    fiscal_space: np.ndarray
+    free_riding: np.ndarray
+    cap: np.ndarray
+    pledge_core: np.ndarray
+    targets: np.ndarray
+    stock: np.ndarray
+    pipeline: np.ndarray
+    capacity: np.ndarray
+    shortfall_ref: np.ndarray
+    threat_ref: float
+    perceived_threat_ref: np.ndarray
+    spill_ref: np.ndarray
+    mean_burden_ref: float
+
+    @property
+    def lagging_counted(self) -> np.ndarray:
+        """Allies the US judges against its demand: those with forces, other than itself."""
+        return self.has_forces & ~self.is_us
+
+
+def _override(values: np.ndarray, iso3: np.ndarray, scenario: Scenario, key: str, scale=1.0):
+    out = values.astype(float).copy()
+    for i, code in enumerate(iso3):
+        if key in scenario.allies.get(code, {}):
+            out[i] = scenario.allies[code][key] * scale
+    return out
+
+
+def build_initial_state(scenario: Scenario) -> InitialState:
+    """Build the start-year state for a scenario.
+
+    Args:
+        scenario: A validated scenario.
+
+    Returns:
+        The initial state. Uses no reference datum observed after the start year except GDP
+        (an exogenous path) and the 2025 core share of the six withheld allies when a run
+        starts inside 2015-2024 (see ``sim.data``).
+    """
+    p = scenario.parameters
+    ref = load_reference()
+    start = scenario.start_year
+    df = initial_allies(ref, start)
+    iso3 = df.index.to_numpy()
+    has_forces = df["has_forces"].to_numpy()
+    is_us = iso3 == US
+
+    years = list(scenario.years)[1:]
+    observed = observed_growth(ref)
+    trend = _override(df["trend_growth"].to_numpy(), iso3, scenario, "gdp_growth_pct", 0.01)
+    growth = np.array(
+        [observed[y].to_numpy() if y in observed.columns else trend for y in years]
+    ).reshape(len(years), len(iso3))
+    was_observed = np.array([[y in observed.columns] * len(iso3) for y in years], dtype=bool)
+    was_observed = was_observed.reshape(len(years), len(iso3))
+
+    core = _override(df["core_pct"].to_numpy(), iso3, scenario, "core_pct_start")
+    equip = _override(df["equipment_share"].to_numpy(), iso3, scenario, "equipment_share_pct", 0.01)
+    personnel = _override(df["personnel_k"].to_numpy(), iso3, scenario, "personnel_k_start")
+    goal = _override(
+        personnel * (1 + p["personnel_goal_uplift"]), iso3, scenario, "personnel_goal_k"
+    )
+    recruit = _override(np.full(len(iso3), p["recruit_rate"]), iso3, scenario, "recruit_rate")
+    gdp = df["gdp_usd_bn"].to_numpy(dtype=float)
+    related = np.full(len(iso3), p["related_start_pct"])
+
+    proximity = threat_proximity(
+        df["distance_km"].to_numpy(), p["threat_reach_km"], p["threat_near_km"]
+    )
+    space = fiscal_space(
+        df["debt_pct"].to_numpy(), p["debt_threshold_pct"], p["debt_ceiling_pct"],
+        p["fiscal_space_floor"],
+    )
+    space = _override(space, iso3, scenario, "fiscal_space")
+    lam = free_riding_weight(proximity, gdp / gdp.sum(), p["free_riding"])
+    cap = _override(np.full(len(iso3), MAX_CORE_PCT), iso3, scenario, "sovereign_cap_pct")
+    cap = np.where(has_forces, cap, 0.0)
+    core = np.minimum(core, cap)
+    pledge_core = _override(
+        np.full(len(iso3), scenario.pledge.core_pct), iso3, scenario, "pledge_core_pct"
+    )
+
+    # Capability: the alliance requirement is what start-year equipment spending would sustain
+    # in steady state (E / depreciation), divided by (1 - initial shortfall); apportioned by GDP.
+    shares = np.array(requirement_shares(p))
+    equipment_spend = np.where(has_forces, core / 100 * gdp * equip, 0.0)
+    steady = equipment_spend.sum() / max(p["depreciation_rate"], 1e-3)
+    requirement = shares * steady / (1 - p["initial_shortfall"])
+    old_targets = apportion_targets(requirement, gdp, has_forces)
+    shortfall = _override(
+        np.full(len(iso3), p["initial_shortfall"]), iso3, scenario, "initial_shortfall"
+    )
+    stock = initial_stock(old_targets, shortfall)
+    adoption = scenario.targets_adoption_year
+    uplift_now = adoption is not None and adoption <= start
+    targets = old_targets * (1 + p["target_uplift"]) if uplift_now else old_targets
+
+    leads = lead_times(p)
+    flow = equipment_spend[:, None] * shares[None, :]
+    pipeline = np.zeros((len(iso3), len(CATEGORIES), max(leads)))
+    for c, lead in enumerate(leads):
+        pipeline[:, c, :lead] = flow[:, [c]]
+    capacity = (1 + p["capacity_headroom"]) * flow.sum(axis=0)
+
+    threat_ref = p["threat_scale"] * scenario.path_value("threat", start - 1)
+    retrench0 = scenario.path_value("us_retrenchment", start)
+    commitment = np.where(is_us, 1 - retrench0, 1.0)
+    spill = spill_in(core / 100 * gdp, gdp, commitment)
+    _, overall_old = fulfilment(stock, old_targets)
+    return InitialState(
+        iso3=iso3,
+        names=df["name"].to_numpy(),
+        has_forces=has_forces,
+        is_us=is_us,
+        gdp=gdp,
+        growth=growth,
+        observed_growth=was_observed,
+        core=core,
+        related=related,
+        equipment_share=equip,
+        personnel=personnel,
+        personnel_goal=goal,
+        recruit_rate=recruit,
+        proximity=proximity,
+        fiscal_space=space,
+        free_riding=lam,
+        cap=cap,
+        pledge_core=pledge_core,
+        targets=targets,
+        stock=stock,
+        pipeline=pipeline,
+        capacity=capacity,
+        shortfall_ref=1 - overall_old,
+        threat_ref=threat_ref,
+        perceived_threat_ref=perceived_threat(
+            threat_ref, proximity, retrench0, p["retrenchment_threat_gain"]
+        ),
+        spill_ref=spill,
+        mean_burden_ref=float(core[has_forces].mean()),
+    )

@@ -1,0 +1,29 @@
+"""Mechanism 4: what each ally orders with its equipment budget (DOMAIN §3, §6)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def allocate_orders(budget, position, targets, profile, focus):
+    """Split the equipment budget across the capability categories by their shortfall.
+
+    g_c = max(0, 1 - P_c / T_c);   w_c = p_c (1 + phi g_c);   O_c = B w_c / sum_c w_c
+
+    P_c is the ally's position in the category: stock plus everything on order, so it does not
+    order twice for one gap. p_c is its priority profile (by default the requirement's weights),
+    phi how strongly it steers money to its largest gaps.
+
+    Args:
+        budget: B, the equipment budget (USD bn).
+        position: P_c, stock + pipeline + backlog; categories last.
+        targets: T_c.
+        profile: p_c, non-negative weights.
+        focus: phi >= 0.
+
+    Returns:
+        O_c (USD bn), summing to B.
+    """
+    gap = np.where(targets > 0, 1.0 - position / np.where(targets > 0, targets, 1.0), 0.0)
+    weights = profile * (1.0 + focus * np.maximum(0.0, gap))
+    return np.asarray(budget)[..., None] * weights / weights.sum(axis=-1, keepdims=True)

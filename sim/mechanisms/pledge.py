@@ -1,0 +1,49 @@
+"""Pledges and demands: the paths allies promise (or are told) to follow (DOMAIN §1-2)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def pledge_path(year, start_year, start_value, target, target_year):
+    """A credible incremental path from the start-year share to a target.
+
+    P(t) = b_0 + max(0, T - b_0) * min(1, (t - t_0) / (t_T - t_0))
+
+    Linear from the ally's own start share b_0 to the target T by the target year, held after
+    it (The Hague: "annual plans showing a credible, incremental path"). An ally already at or
+    above the target has its own share as its path: a pledge never asks for a cut.
+
+    Args:
+        year: t.
+        start_year: t_0, the year the path starts from.
+        start_value: b_0 (% GDP).
+        target: T (% GDP).
+        target_year: t_T.
+
+    Returns:
+        Path value in year t (% GDP).
+    """
+    span = max(target_year - start_year, 1)
+    frac = np.clip((year - start_year) / span, 0.0, 1.0)
+    return start_value + np.maximum(0.0, target - start_value) * frac
+
+
+def review_factor(theta, theta_ref, elasticity):
+    """Revision of the pledge and targets at a scheduled review (The Hague: 2029).
+
+    f = (theta / theta_ref) ** e     (f = 1 when theta_ref = 0)
+
+    "The trajectory and balance of spending ... will be reviewed in 2029, in light of the
+    strategic environment" (DOMAIN §1): a higher threat raises what is asked, a lower one eases it.
+
+    Args:
+        theta: Threat at the review.
+        theta_ref: Threat when the pledge was made.
+        elasticity: e.
+
+    Returns:
+        Factor applied to the core pledge and the capability targets.
+    """
+    safe_ref = np.where(theta_ref > 0, theta_ref, 1.0)
+    return np.where(theta_ref > 0, (np.maximum(theta, 0.0) / safe_ref) ** elasticity, 1.0)

@@ -1,0 +1,66 @@
+"""Mechanism 2: US pressure on lagging allies, and retrenchment (DOMAIN §1, §5)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def lagging_share(total_pct, demanded_pct, tolerance_pp, counted):
+    """Share of allies the US counts as lagging behind its demanded path.
+
+    L = #{i counted : b_i < D_i - tol} / #{i counted}
+
+    Args:
+        total_pct: Each ally's total (core + related) spending, % GDP; allies on the last axis.
+        demanded_pct: The demanded total for each ally this year (% GDP).
+        tolerance_pp: Margin below the path still accepted (pp).
+        counted: Which allies count (True for allies with forces other than the US).
+
+    Returns:
+        L in [0, 1], one per run.
+    """
+    behind = (total_pct < demanded_pct - tolerance_pp) & counted
+    return behind.sum(axis=-1) / np.maximum(np.sum(counted, axis=-1), 1)
+
+
+def us_pressure(pressure_prev, lagging, strength, adjust):
+    """US pressure moves toward its stance times the share of laggards.
+
+    U_t = U_{t-1} + a * (s * L_{t-1} - U_{t-1}),   U in [0, 1]
+
+    Washington raises pressure when many allies are behind the demanded path and relaxes it when
+    they comply (RAND via Cato: threats to withdraw troops were among the most effective levers;
+    War on the Rocks 2024: negotiated pledges raise spending).
+
+    Args:
+        pressure_prev: U_{t-1}.
+        lagging: L_{t-1}, from ``lagging_share``.
+        strength: s, the pressure applied when every ally lags.
+        adjust: a, share of the gap closed per year.
+
+    Returns:
+        U_t.
+    """
+    return np.clip(pressure_prev + adjust * (strength * lagging - pressure_prev), 0.0, 1.0)
+
+
+def us_retrenchment(retrench_prev, pressure_prev, lagging, threshold, rate, floor):
+    """US retrenchment from Europe after sustained high pressure with laggards.
+
+    R_t = max(F_t, min(1, R_{t-1} + r * max(0, U_{t-1} - u*) * L_{t-1}))
+
+    Retrenchment never reverses within a run; a scenario may impose a floor path F_t.
+
+    Args:
+        retrench_prev: R_{t-1} in [0, 1] (share of US capability withdrawn from Europe).
+        pressure_prev: U_{t-1}.
+        lagging: L_{t-1}.
+        threshold: u*, pressure above which retrenchment builds.
+        rate: r (1/yr).
+        floor: F_t, the scenario's imposed retrenchment.
+
+    Returns:
+        R_t.
+    """
+    built = retrench_prev + rate * np.maximum(0.0, pressure_prev - threshold) * lagging
+    return np.maximum(floor, np.minimum(1.0, built))

@@ -1,0 +1,182 @@
+"""Mechanism 3: how much each ally spends, core and defence-related (DOMAIN §4.1-4.4, §5)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def fiscal_space(debt_pct, threshold_pct, ceiling_pct, floor):
+    """Fiscal space from government debt.
+
+    F_i = clip(1 - (debt_i - d_0) / (d_max - d_0), F_min, 1)
+
+    Fiscal capacity (headroom to EU debt rules) explains changes in defence burden better than
+    growth (Christie 2019); tighter fiscal rules cut defence spending (Becker 2019).
+
+    Args:
+        debt_pct: General government gross debt (% GDP).
+        threshold_pct: d_0, debt with full space (Maastricht's 60%).
+        ceiling_pct: d_max, debt at which space reaches its floor.
+        floor: F_min.
+
+    Returns:
+        F_i in [F_min, 1].
+    """
+    return np.clip(1.0 - (debt_pct - threshold_pct) / (ceiling_pct - threshold_pct), floor, 1.0)
+
+
+def spill_in(spending_usd, gdp_usd, commitment):
+    """Allied burden available to each ally: the others' spending over the others' GDP.
+
+    S_i = 100 * (sum_j c_j q_j - c_i q_i) / (sum_j Y_j - Y_i)
+
+    The spill-in of the public good "alliance security" (Olson & Zeckhauser 1966; Sandler 1993);
+    c_j < 1 for the US when it retrenches, so its forces count less for Europe.
+
+    Args:
+        spending_usd: Core spending q_j (USD bn); allies on the last axis.
+        gdp_usd: GDP Y_j (USD bn).
+        commitment: c_j in [0, 1].
+
+    Returns:
+        S_i (% GDP), one per ally.
+    """
+    committed = commitment * spending_usd
+    others = committed.sum(axis=-1, keepdims=True) - committed
+    others_gdp = gdp_usd.sum(axis=-1, keepdims=True) - gdp_usd
+    return 100.0 * others / others_gdp
+
+
+def free_riding_weight(proximity, gdp_share, strength):
+    """How strongly an ally free-rides on allied spending.
+
+    lambda_i = lambda * (1 - phi_i) * (1 - y_i)
+
+    Small allies rely on large ones (Olson & Zeckhauser's "exploitation of the great by the
+    small", share of alliance GDP y_i); a front-line state's forces are largely a private good
+    (territorial defence), so its slope is near 0 (Sandler's joint products; George & Sandler
+    2018 find free riding in all periods since 1968).
+
+    Args:
+        proximity: phi_i in [0, 1].
+        gdp_share: y_i, the ally's share of alliance GDP.
+        strength: lambda, the slope for a small, distant ally.
+
+    Returns:
+        lambda_i in [0, lambda].
+    """
+    return strength * (1.0 - proximity) * (1.0 - gdp_share)
+
+
+def desired_core_share(
+    anchor,
+    perceived_threat,
+    perceived_threat_ref,
+    threat_response,
+    shortfall,
+    shortfall_ref,
+    capability_response,
+    spill,
+    spill_ref,
+    free_riding,
+    mean_burden,
+    mean_burden_ref,
+    conformity,
+    pledge_path,
+    pledge_commitment,
+    demand_path,
+    pressure,
+    pressure_response,
+):
+    """The core share (% GDP) an ally wants this year.
+
+    n_i = b_i0 + k_T (T_i - T_i0) + k_C (G_i - G_i0) - lambda_i (S_i - S_i0) + w (m - m_0)
+    b*_i = n_i + nu * max(0, P_i - n_i) + pi * U * max(0, D_i - n_i)
+
+    A linearisation of the reduced-form demand q_i(I, S, T, U) of the joint-product model
+    (Sandler; DOMAIN §4.2) and the composite rule of DOMAIN §4.4 around the ally's observed start
+    share b_i0 (habit): it rises with perceived threat T (Christie 2019), with its capability-target
+    shortfall G, with the alliance's mean burden m (peer conformity, Odehnal et al. 2021), and
+    falls with allied spill-in S (free riding). It is then pulled toward its own pledge path P by
+    its commitment nu, and toward the US-demanded path D in proportion to US pressure U.
+
+    Args:
+        anchor: b_i0, the start-year core share (% GDP).
+        perceived_threat: T_i this year.
+        perceived_threat_ref: T_i0, at the start.
+        threat_response: k_T (pp per unit of perceived threat).
+        shortfall: G_i, last year's capability shortfall (1 - fulfilment).
+        shortfall_ref: G_i0, the shortfall before the targets were raised.
+        capability_response: k_C (pp per unit of shortfall).
+        spill: S_i, last year's spill-in (% GDP).
+        spill_ref: S_i0, at the start.
+        free_riding: lambda_i from ``free_riding_weight``.
+        mean_burden: m, last year's mean core share of allies with forces.
+        mean_burden_ref: m_0, at the start.
+        conformity: w.
+        pledge_path: P_i this year (% GDP).
+        pledge_commitment: nu in [0, 1].
+        demand_path: D_i, the US-demanded core share this year (% GDP).
+        pressure: U in [0, 1].
+        pressure_response: pi in [0, 1].
+
+    Returns:
+        b*_i (% GDP), not yet bounded.
+    """
+    natural = (
+        anchor
+        + threat_response * (perceived_threat - perceived_threat_ref)
+        + capability_response * (shortfall - shortfall_ref)
+        - free_riding * (spill - spill_ref)
+        + conformity * (mean_burden - mean_burden_ref)
+    )
+    return (
+        natural
+        + pledge_commitment * np.maximum(0.0, pledge_path - natural)
+        + pressure_response * pressure * np.maximum(0.0, demand_path - natural)
+    )
+
+
+def adjust_core_share(share_prev, desired, speed, max_rise, max_cut, noise, cap):
+    """This year's core share: partial adjustment, bounded by fiscal space and any cap.
+
+    b_t = clip(b_{t-1} + clip(a (b* - b_{t-1}) + e, -c, F_i r), 0, cap_i)
+
+    Budgets move only part of the way each year (partial adjustment, DOMAIN §4.4); the yearly
+    rise is limited by fiscal space F_i times the largest rise r, cuts by c; e is the
+    implementation error (planned and spent differ, e.g. Poland 2024). cap_i is a sovereign
+    ceiling (Spain's declared 2.1%, DOMAIN §1) or the 15% modelling bound.
+
+    Args:
+        share_prev: b_{t-1} (% GDP).
+        desired: b* from ``desired_core_share``.
+        speed: a, in (0, 1].
+        max_rise: F_i r, largest rise this year (pp).
+        max_cut: c, largest cut (pp).
+        noise: e, implementation error (pp).
+        cap: cap_i (% GDP).
+
+    Returns:
+        b_t (% GDP).
+    """
+    step = np.clip(speed * (desired - share_prev) + noise, -max_cut, max_rise)
+    return np.clip(share_prev + step, 0.0, cap)
+
+
+def adjust_related_share(share_prev, path, speed, fiscal_space):
+    """Defence-related spending (infrastructure, resilience, industry) toward its pledge path.
+
+    r_t = r_{t-1} + F_i a (P^r_t - r_{t-1})
+
+    The Hague's "up to 1.5%" basket follows its own, simpler path (DESIGN mechanism 3).
+
+    Args:
+        share_prev: r_{t-1} (% GDP).
+        path: P^r_t, the related pledge path (% GDP).
+        speed: a, in [0, 1].
+        fiscal_space: F_i in [0, 1].
+
+    Returns:
+        r_t (% GDP).
+    """
+    return np.maximum(0.0, share_prev + fiscal_space * speed * (path - share_prev))

@@ -1,0 +1,213 @@
+"""The model's parameters: one definition read by scenarios, the CLI, sweeps and the app.
+
+Every behavioural coefficient has a default, a unit, an allowed range and a source. "DOMAIN §n"
+refers to the project's domain notes (facts with their published sources); "assumption" marks a
+value chosen for plausibility that the validation work (hindcast calibration) is meant to replace.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from types import MappingProxyType
+
+CATEGORIES: tuple[str, ...] = (
+    "air_missile_defence",
+    "long_range_strike",
+    "logistics",
+    "land_formations",
+    "command_control",
+)
+"""The five capability categories of the 2025 capability targets (DOMAIN §3)."""
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One model coefficient.
+
+    Attributes:
+        name: Identifier used in scenario files, the CLI and sweeps.
+        default: Value used when a scenario does not set it.
+        unit: Unit of the value ("" for dimensionless).
+        low: Smallest allowed value (inclusive).
+        high: Largest allowed value (inclusive).
+        source: Where the default comes from.
+        description: One line saying what it does.
+        integer: Whether only whole numbers are allowed.
+    """
+
+    name: str
+    default: float
+    unit: str
+    low: float
+    high: float
+    source: str
+    description: str
+    integer: bool = False
+
+    def check(self, value: object) -> str | None:
+        """Return why ``value`` is not allowed, or None if it is."""
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return f"expected a number, got {type(value).__name__}"
+        if self.integer and not (isinstance(value, int) or float(value).is_integer()):
+            return f"expected a whole number, got {value}"
+        if not math.isfinite(value):
+            return f"must be finite, got {value}"
+        if not self.low <= value <= self.high:
+            return f"{value} is outside the allowed range [{self.low:g}, {self.high:g}]"
+        return None
+
+
+def _p(name, default, unit, low, high, source, description, integer=False) -> Parameter:
+    return Parameter(name, default, unit, low, high, source, description, integer)
+
+
+_DEFINITIONS = [
+    # --- 1. threat ---------------------------------------------------------------------------
+    _p("threat_scale", 1.0, "", 0.0, 3.0, "scenario lever",
+       "Multiplies the scenario's threat path (1 = the path as written)."),
+    _p("threat_persistence", 0.6, "", 0.0, 0.99, "assumption",
+       "AR(1) coefficient of the threat's deviation from its path."),
+    _p("threat_noise_sd", 0.05, "threat units", 0.0, 0.5, "assumption",
+       "Standard deviation of the yearly threat innovation."),
+    _p("threat_reach_km", 5870.0, "km", 1000.0, 10000.0,
+       "DOMAIN §5: burden change 2014-25 = 4.77 - 0.55 ln(km) is zero at exp(4.77/0.55) km",
+       "Distance from Russia/Belarus beyond which an ally perceives no direct threat."),
+    _p("threat_near_km", 100.0, "km", 10.0, 1000.0, "DOMAIN §5 (normalisation)",
+       "Distance at which proximity reaches 1 (a front-line capital)."),
+    _p("retrenchment_threat_gain", 0.5, "", 0.0, 2.0, "assumption",
+       "Rise in perceived threat per unit of US retrenchment."),
+    _p("adversary_response", 0.05, "1/yr", 0.0, 0.5,
+       "DOMAIN §4.3: Richardson defence coefficients 0.03-0.05 (US-USSR fit)",
+       "Adversary effort gained per unit rise of allied capability (Adversary mode)."),
+    _p("adversary_fatigue", 0.04, "1/yr", 0.0, 0.5,
+       "DOMAIN §4.3: Richardson fatigue coefficients 0.034-0.042 (US-USSR fit)",
+       "Adversary effort lost per year per unit of effort (Adversary mode)."),
+    _p("adversary_effort_cap", 1.5, "x start", 1.0, 5.0, "assumption (economic limit)",
+       "Largest adversary effort its economy sustains, relative to the start (Adversary mode)."),
+    # --- 2. US pressure ---------------------------------------------------------------------
+    _p("us_pressure_start", 0.5, "", 0.0, 1.0, "scenario lever",
+       "US pressure in the start year (0 none, 1 maximal)."),
+    _p("us_pressure_strength", 1.0, "", 0.0, 1.0, "scenario lever",
+       "Pressure the US applies when every ally lags (its stance)."),
+    _p("us_pressure_adjust", 0.5, "1/yr", 0.0, 1.0, "assumption",
+       "Share of the gap to its desired pressure the US closes each year."),
+    _p("us_lag_tolerance_pp", 0.1, "pp GDP", 0.0, 2.0, "assumption",
+       "How far below the demanded path an ally may be before the US counts it as lagging."),
+    _p("retrenchment_threshold", 0.6, "", 0.0, 1.0, "assumption",
+       "US pressure above which lagging allies lead to US retrenchment."),
+    _p("retrenchment_rate", 0.2, "1/yr", 0.0, 1.0, "assumption",
+       "Retrenchment added per year per unit of excess pressure times the lagging share."),
+    # --- 3. spending choice ------------------------------------------------------------------
+    _p("adjustment_speed", 0.35, "1/yr", 0.05, 1.0,
+       "DOMAIN §4.4 (partial adjustment, kappa); assumption",
+       "Share of the gap to its desired core share an ally closes each year."),
+    _p("threat_response_pp", 1.5, "pp GDP", 0.0, 5.0,
+       "DOMAIN §5: +2.24 pp burden 2014-25 for a capital 100 km from Russia",
+       "Desired core share added per unit rise of perceived threat."),
+    _p("pledge_commitment", 0.5, "", 0.0, 1.0, "DOMAIN §4.4 (nu); assumption",
+       "Share of its shortfall against its own pledge path an ally wants to close."),
+    _p("us_pressure_response", 0.5, "", 0.0, 1.0,
+       "DOMAIN §5 (negotiated pledges work, harsh criticism less); assumption",
+       "Share of the shortfall against the US-demanded path closed at full US pressure."),
+    _p("capability_response_pp", 2.0, "pp GDP", 0.0, 10.0, "assumption",
+       "Desired core share added per unit rise of the capability-target shortfall."),
+    _p("free_riding", 0.3, "", 0.0, 1.0,
+       "DOMAIN §4.1-4.2: Olson-Zeckhauser reaction slope in (-1, 0); George & Sandler 2018",
+       "Fall in desired share per point rise of allies' burden, for a small, distant ally."),
+    _p("peer_conformity", 0.2, "", 0.0, 1.0,
+       "DOMAIN §5: Odehnal et al. 2021, members follow the NATO average burden",
+       "Rise in desired share per point rise of the alliance's mean burden."),
+    _p("spending_noise_sd", 0.05, "pp GDP", 0.0, 0.5,
+       "DOMAIN §4.4: implementation shortfalls (Poland 2024 planned 4.2, spent 3.8)",
+       "Standard deviation of the yearly implementation error of the core share."),
+    _p("fiscal_max_rise_pp", 0.6, "pp GDP/yr", 0.05, 2.0,
+       "data: largest yearly rises 2022-25 (LTU +1.15, POL +0.7 pp)",
+       "Largest yearly rise of the core share for an ally with full fiscal space."),
+    _p("fiscal_max_cut_pp", 0.3, "pp GDP/yr", 0.0, 2.0, "assumption",
+       "Largest yearly fall of the core share."),
+    _p("debt_threshold_pct", 60.0, "% GDP", 0.0, 200.0, "EU Maastricht debt reference value",
+       "Government debt below which fiscal space is full."),
+    _p("debt_ceiling_pct", 150.0, "% GDP", 61.0, 300.0, "assumption",
+       "Government debt at which fiscal space falls to its floor."),
+    _p("fiscal_space_floor", 0.25, "", 0.0, 1.0,
+       "DOMAIN §5: Christie 2019 (fiscal capacity), Becker 2019; assumption",
+       "Smallest fiscal space, for the most indebted allies."),
+    _p("related_adjust", 0.5, "1/yr", 0.0, 1.0, "assumption",
+       "Share of the gap to its related-spending path an ally closes each year."),
+    _p("related_start_pct", 0.0, "% GDP", 0.0, 2.0,
+       "DOMAIN §1: NATO publishes no defence-related series (none counted at the start)",
+       "Defence-related spending counted toward the 1.5% in the start year."),
+    # --- 4-5. build choice, delivery --------------------------------------------------------
+    _p("build_shortfall_focus", 2.0, "", 0.0, 10.0, "assumption",
+       "How strongly orders favour the categories furthest from their targets."),
+    _p("lead_time_air_missile_defence", 3, "yr", 1, 8, "DOMAIN §6: IRIS-T, Patriot 1-3 yr",
+       "Years from order to delivery: air and missile defence.", True),
+    _p("lead_time_long_range_strike", 4, "yr", 1, 8, "DOMAIN §6: Kiel, delays of 3+ yr",
+       "Years from order to delivery: long-range strike.", True),
+    _p("lead_time_logistics", 2, "yr", 1, 8, "DOMAIN §6: munitions and enablers 1-2 yr",
+       "Years from order to delivery: logistics.", True),
+    _p("lead_time_land_formations", 3, "yr", 1, 8, "DOMAIN §6: major platforms, mean ~3 yr",
+       "Years from order to delivery: land manoeuvre formations.", True),
+    _p("lead_time_command_control", 2, "yr", 1, 8, "DOMAIN §6 (synthesis)",
+       "Years from order to delivery: command and control.", True),
+    _p("industrial_ramp_rate", 0.2, "1/yr", 0.0, 1.0,
+       "DOMAIN §6: PAC-3 MSE output +20%/yr (2024-25)",
+       "Largest yearly growth of industrial capacity under a full order book."),
+    _p("capacity_decline_rate", 0.05, "1/yr", 0.0, 0.5, "assumption",
+       "Largest yearly shrinkage of idle industrial capacity."),
+    _p("capacity_headroom", 0.1, "", 0.0, 1.0, "assumption",
+       "Spare industrial capacity in the start year, as a share of deliveries then."),
+    _p("depreciation_rate", 0.05, "1/yr", 0.0, 0.2, "assumption (20-year mean service life)",
+       "Share of the capability stock retired each year."),
+    # --- 7. capability targets --------------------------------------------------------------
+    _p("target_uplift", 0.30, "", 0.0, 1.0, "DOMAIN §3: targets raised by 'around 30%' (dpa)",
+       "Rise of every capability target in the adoption year."),
+    _p("initial_shortfall", 0.30, "", 0.0, 0.9, "DOMAIN §3: 'a gap of 30%' on the old targets",
+       "Share of its (pre-uplift) targets an ally lacks in the start year."),
+    _p("requirement_share_air_missile_defence", 0.20, "", 0.01, 1.0,
+       "DOMAIN §3 (Rutte's priorities); assumption", "Weight of the category in the requirement."),
+    _p("requirement_share_long_range_strike", 0.15, "", 0.01, 1.0,
+       "DOMAIN §3 (Rutte's priorities); assumption", "Weight of the category in the requirement."),
+    _p("requirement_share_logistics", 0.20, "", 0.01, 1.0,
+       "DOMAIN §3 (Rutte's priorities); assumption", "Weight of the category in the requirement."),
+    _p("requirement_share_land_formations", 0.35, "", 0.01, 1.0,
+       "DOMAIN §3 (brigades 80 -> 120-130); assumption",
+       "Weight of the category in the requirement."),
+    _p("requirement_share_command_control", 0.10, "", 0.01, 1.0,
+       "DOMAIN §3 (Rutte's priorities); assumption", "Weight of the category in the requirement."),
+    _p("review_threat_elasticity", 0.5, "", 0.0, 2.0, "DOMAIN §1 (2029 review); assumption",
+       "Elasticity of the pledge and targets to the threat's change at the review."),
+    # --- 6. personnel -----------------------------------------------------------------------
+    _p("recruit_rate", 0.03, "1/yr", 0.0, 0.15,
+       "DOMAIN §6: net growth ~1.5%/yr today, 3-5%/yr with Germany's new service",
+       "Largest yearly net growth of active personnel."),
+    _p("personnel_attrition_max", 0.05, "1/yr", 0.0, 0.3, "DOMAIN §6 (~20k of 181k leave/yr)",
+       "Largest yearly net fall of active personnel."),
+    _p("personnel_goal_uplift", 0.30, "", 0.0, 1.0,
+       "DOMAIN §3: Germany +50,000-60,000 on ~184,000 (+27-33%)",
+       "Rise of every ally's personnel goal over its start strength."),
+    # --- 8. economy -------------------------------------------------------------------------
+    _p("gdp_growth_noise_sd", 0.01, "1/yr", 0.0, 0.05, "assumption",
+       "Standard deviation of yearly real GDP growth around trend (projected years only)."),
+]
+
+PARAMETERS: MappingProxyType[str, Parameter] = MappingProxyType({p.name: p for p in _DEFINITIONS})
+"""Every parameter by name."""
+
+DEFAULTS: MappingProxyType[str, float] = MappingProxyType(
+    {name: p.default for name, p in PARAMETERS.items()}
+)
+"""Default value of every parameter."""
+
+
+def lead_times(params: dict[str, float]) -> tuple[int, ...]:
+    """Lead time (years) of each category, in ``CATEGORIES`` order."""
+    return tuple(int(params[f"lead_time_{c}"]) for c in CATEGORIES)
+
+
+def requirement_shares(params: dict[str, float]) -> tuple[float, ...]:
+    """Requirement weights of the categories, normalised to sum to 1, in ``CATEGORIES`` order."""
+    raw = [params[f"requirement_share_{c}"] for c in CATEGORIES]
+    total = sum(raw)
+    return tuple(w / total for w in raw)

@@ -1,0 +1,150 @@
+"""Single runs: tidy tables from a model, and a run written to disk with its manifest."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import pandas as pd
+
+from sim.model import ALLIANCE_COLUMNS, ALLY_COLUMNS, AllianceModel
+from sim.scenario import Scenario, load_scenario
+
+ALLIES_TABLE = ("scenario", "seed", "year", "iso3", "name", *ALLY_COLUMNS)
+"""Columns of the allies table (a contract: later layers and users rely on them)."""
+ALLIANCE_TABLE = ("scenario", "seed", "year", *ALLIANCE_COLUMNS)
+"""Columns of the alliance table (a contract)."""
+_PACKAGES = ("alliance-sim", "mesa", "numpy", "scipy", "pandas", "pyarrow", "networkx")
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """One run's outputs.
+
+    Attributes:
+        scenario: The resolved scenario, parameters included.
+        seed: The run's seed.
+        allies: One row per ally per year (``ALLIES_TABLE``).
+        alliance: One row per year (``ALLIANCE_TABLE``).
+    """
+
+    scenario: Scenario
+    seed: int
+    allies: pd.DataFrame
+    alliance: pd.DataFrame
+
+
+def model_tables(model: AllianceModel, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The allies and alliance tables of a (finished or running) model."""
+    dc = model.datacollector
+    start, name = model.spec.start_year, model.spec.name
+    alliance = dc.get_model_vars_dataframe().assign(scenario=name, seed=seed)
+    alliance["year"] = alliance["year"].astype("int64")
+    index_of = {a.unique_id: a.index for a in model.by_index}
+    frames = [dc.get_agenttype_vars_dataframe(kind) for kind in dc.agenttype_reporters]
+    allies = pd.concat(frames).reset_index()
+    allies["year"] = (start + allies["Step"]).astype("int64")
+    allies["order"] = allies["AgentID"].map(index_of)
+    allies = allies.sort_values(["year", "order"], kind="stable").reset_index(drop=True)
+    allies["iso3"] = model.initial.iso3[allies["order"]]
+    allies["name"] = model.initial.names[allies["order"]]
+    allies = allies.assign(scenario=name, seed=seed)
+    for col in ALLIANCE_COLUMNS:
+        if col.startswith("allies_ge"):
+            alliance[col] = alliance[col].astype("int64")
+    return (
+        allies[list(ALLIES_TABLE)].astype({"seed": "int64"}),
+        alliance[list(ALLIANCE_TABLE)].astype({"seed": "int64"}).reset_index(drop=True),
+    )
+
+
+def run_scenario(scenario: str | Scenario, seed: int = 1, **parameters: float) -> RunResult:
+    """Run one scenario to its end year with the Mesa model.
+
+    Args:
+        scenario: A scenario name, a TOML path, or a loaded ``Scenario``.
+        seed: The run's seed; the same (scenario, parameters, seed) gives the same tables.
+        **parameters: Parameter values that replace the scenario's.
+
+    Returns:
+        The run's tables.
+    """
+    spec = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    model = AllianceModel(spec, rng=seed, **parameters)
+    model.run_for(model.spec.end_year - model.spec.start_year)
+    allies, alliance = model_tables(model, seed)
+    return RunResult(model.spec, seed, allies, alliance)
+
+
+def git_commit() -> str | None:
+    """The source tree's git commit (with "-dirty" if it has changes), or None."""
+    here = Path(__file__).resolve().parent
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain"], cwd=here, capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return f"{sha}-dirty" if dirty else sha
+
+
+def versions() -> dict[str, str | None]:
+    """Versions of Python and the packages a run depends on."""
+    out: dict[str, str | None] = {"python": platform.python_version()}
+    for pkg in _PACKAGES:
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = None
+    return out
+
+
+def manifest(result: RunResult) -> dict:
+    """Everything needed to reproduce a run: scenario, full parameters, seed, versions, commit."""
+    return {
+        "scenario": result.scenario.to_dict(),
+        "scenario_file": result.scenario.source,
+        "seed": result.seed,
+        "engine": "mesa",
+        "versions": versions(),
+        "git_commit": git_commit(),
+        "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+        "tables": {"allies": list(ALLIES_TABLE), "alliance": list(ALLIANCE_TABLE)},
+    }
+
+
+def _atomic_write(path: Path, write) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def write_run(result: RunResult, out_dir: str | Path) -> Path:
+    """Write ``allies.parquet``, ``alliance.parquet`` and ``manifest.json`` to ``out_dir``.
+
+    Each file is written to a temporary name and renamed, so an interrupted write never leaves a
+    half-written table; the manifest is written last.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    _atomic_write(out / "allies.parquet", lambda p: result.allies.to_parquet(p, index=False))
+    _atomic_write(out / "alliance.parquet", lambda p: result.alliance.to_parquet(p, index=False))
+    text = json.dumps(manifest(result), indent=2)
+    _atomic_write(out / "manifest.json", lambda p: Path(p).write_text(text, encoding="utf-8"))
+    return out

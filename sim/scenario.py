@@ -1,0 +1,363 @@
+"""Scenarios: TOML files that set the years, pledges, paths, parameters and per-ally values.
+
+A scenario file may name a ``base`` scenario and override only what differs. Everything a user
+supplies is checked against the definitions here and in ``sim.parameters``; a problem raises
+``ScenarioError`` whose message is one line: ``FILE: FIELD: what is wrong``.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass, field, replace
+from importlib.resources import files
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from sim.data import FIRST_YEAR, LAST_YEAR, NO_FORCES, load_reference
+from sim.parameters import DEFAULTS, PARAMETERS
+
+PATHS = {
+    "threat": (0.0, 5.0, "threat level (1 = the 2022-25 level)"),
+    "us_retrenchment": (0.0, 1.0, "floor on US retrenchment (share withdrawn from Europe)"),
+    "gdp_growth_shock_pp": (-20.0, 20.0, "shock to every ally's real GDP growth (pp)"),
+    "fiscal_space_factor": (0.0, 2.0, "multiplies every ally's fiscal space"),
+}
+"""Exogenous yearly paths: name -> (low, high, meaning). A path holds its value until the next
+year listed; before the first year listed it takes the first value."""
+
+ALLY_FIELDS = {
+    "core_pct_start": (0.0, 15.0, "core share in the start year (% GDP)"),
+    "equipment_share_pct": (0.0, 100.0, "equipment share of core spending (%)"),
+    "personnel_k_start": (0.0, 5000.0, "active personnel in the start year (thousands)"),
+    "personnel_goal_k": (0.0, 5000.0, "personnel goal (thousands)"),
+    "recruit_rate": (0.0, 0.5, "largest yearly net personnel growth"),
+    "sovereign_cap_pct": (0.0, 15.0, "a declared ceiling on the core share (% GDP)"),
+    "pledge_core_pct": (0.0, 15.0, "the ally's own core pledge target (% GDP)"),
+    "fiscal_space": (0.0, 1.0, "fiscal space, replacing the debt-based value"),
+    "initial_shortfall": (0.0, 0.9, "start-year shortfall against the old targets"),
+    "gdp_growth_pct": (-10.0, 15.0, "trend real GDP growth (%/yr)"),
+}
+"""Per-ally values a scenario may set: name -> (low, high, meaning)."""
+
+_FORCE_FIELDS = set(ALLY_FIELDS) - {"fiscal_space", "gdp_growth_pct"}
+MAX_CORE_PCT = 15.0
+"""Upper bound on any core share (% GDP)."""
+
+
+class ScenarioError(ValueError):
+    """A scenario is unknown or invalid; the message is ``FILE: FIELD: problem``."""
+
+    def __init__(self, source: str, where: str, problem: str):
+        self.source, self.where, self.problem = source, where, problem
+        super().__init__(f"{source}: {where}: {problem}" if where else f"{source}: {problem}")
+
+
+@dataclass(frozen=True)
+class Pledge:
+    """A spending goal: core and defence-related shares (% GDP) to reach by a year."""
+
+    core_pct: float
+    related_pct: float
+    year: int
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A fully resolved, validated scenario.
+
+    Attributes:
+        name: Short name (the file's stem).
+        description: One line saying what it represents.
+        start_year: First year (its state is the reference data).
+        end_year: Last year simulated.
+        pledge: The allies' pledge.
+        us_demand: What the US demands (the pledge unless set).
+        review_year: Year the pledge and targets are revised to the threat, or None.
+        targets_adoption_year: Year the capability-target uplift applies, or None.
+        threat_mode: "path" (exogenous) or "adversary" (endogenous, Richardson).
+        paths: Exogenous yearly paths by name (see ``PATHS``).
+        parameters: Every parameter's value (defaults filled in).
+        allies: Per-ally values by ISO3 code (see ``ALLY_FIELDS``).
+        source: File it came from.
+    """
+
+    name: str
+    description: str
+    start_year: int
+    end_year: int
+    pledge: Pledge
+    us_demand: Pledge
+    review_year: int | None
+    targets_adoption_year: int | None
+    threat_mode: str
+    paths: MappingProxyType
+    parameters: MappingProxyType
+    allies: MappingProxyType
+    source: str = field(default="", compare=False)
+
+    @property
+    def years(self) -> range:
+        """Every year of the run, start included."""
+        return range(self.start_year, self.end_year + 1)
+
+    def path_value(self, name: str, year: int) -> float:
+        """Value of an exogenous path in ``year`` (its neutral value when the path is unset)."""
+        points = self.paths.get(name)
+        if not points:
+            return {"threat": 1.0, "fiscal_space_factor": 1.0}.get(name, 0.0)
+        past = [y for y in points if y <= year]
+        return points[max(past)] if past else points[min(points)]
+
+    def with_parameters(self, **overrides: float) -> Scenario:
+        """A copy with some parameters changed (validated like a file's)."""
+        params = dict(self.parameters)
+        for name, value in overrides.items():
+            _check_parameter(self.source or self.name, name, value)
+            params[name] = value
+        return replace(self, parameters=MappingProxyType(params))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain, JSON-ready form (for manifests)."""
+        return {
+            "name": self.name,
+            "description": self.description,
+            "start_year": self.start_year,
+            "end_year": self.end_year,
+            "pledge": vars(self.pledge),
+            "us_demand": vars(self.us_demand),
+            "review_year": self.review_year,
+            "targets_adoption_year": self.targets_adoption_year,
+            "threat_mode": self.threat_mode,
+            "paths": {k: {str(y): v for y, v in p.items()} for k, p in self.paths.items()},
+            "parameters": dict(self.parameters),
+            "allies": {k: dict(v) for k, v in self.allies.items()},
+        }
+
+
+def scenarios_dir() -> Path:
+    """Folder holding the named scenarios."""
+    return Path(str(files("scenarios")))
+
+
+def list_scenarios() -> list[tuple[str, str]]:
+    """Every named scenario as (name, description), sorted by name."""
+    return [(p.stem, load_scenario(p).description) for p in sorted(scenarios_dir().glob("*.toml"))]
+
+
+def _resolve(name_or_path: str | Path, relative_to: Path | None = None) -> Path:
+    text = str(name_or_path)
+    if text.endswith(".toml") or "/" in text or "\\" in text:
+        path = Path(text)
+        if not path.is_absolute() and relative_to is not None and not path.exists():
+            path = relative_to / path
+        if not path.is_file():
+            raise ScenarioError(text, "", "no such scenario file")
+        return path
+    path = scenarios_dir() / f"{text}.toml"
+    if not path.is_file():
+        known = ", ".join(p.stem for p in sorted(scenarios_dir().glob("*.toml")))
+        raise ScenarioError(text, "", f"unknown scenario (known: {known})")
+    return path
+
+
+def _read_raw(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """Read a file and merge it over its base, checking structure as it goes."""
+    src = path.name
+    if path.resolve() in seen:
+        raise ScenarioError(src, "base", "scenarios inherit from each other in a loop")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(src, "", f"invalid TOML: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(src, "", f"cannot read: {exc}") from None
+    _check_structure(src, raw)
+    base = raw.pop("base", None)
+    if base is None:
+        return raw
+    try:
+        base_path = _resolve(base, relative_to=path.parent)
+    except ScenarioError as exc:
+        raise ScenarioError(src, "base", exc.problem) from None
+    merged = _read_raw(base_path, (*seen, path.resolve()))
+    for key, value in raw.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _merge(a: dict, b: dict) -> dict:
+    out = dict(a)
+    for k, v in b.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+_TOP = {
+    "description": str,
+    "base": str,
+    "start_year": int,
+    "end_year": int,
+    "threat_mode": str,
+    "pledge": dict,
+    "us_demand": dict,
+    "targets": dict,
+    "paths": dict,
+    "parameters": dict,
+    "allies": dict,
+}
+_PLEDGE = {"core_pct": float, "related_pct": float, "year": int, "review_year": int}
+_DEMAND = {"core_pct": float, "related_pct": float, "year": int}
+_TARGETS = {"adoption_year": int}
+
+
+def _type_problem(value: Any, kind: type) -> str | None:
+    if kind is float:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        name = "a number"
+    elif kind is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        name = "a whole number"
+    else:
+        ok = isinstance(value, kind)
+        name = {str: "a string", dict: "a table"}[kind]
+    if not ok:
+        return f"expected {name}, got {type(value).__name__} {value!r}"
+    if kind is float and not math.isfinite(value):
+        return f"must be finite, got {value}"
+    return None
+
+
+def _check_table(src: str, where: str, table: dict, schema: dict[str, type]) -> None:
+    for key, value in table.items():
+        if key not in schema:
+            raise ScenarioError(src, f"{where}{key}", f"unknown field (expected one of {', '.join(schema)})")
+        problem = _type_problem(value, schema[key])
+        if problem:
+            raise ScenarioError(src, f"{where}{key}", problem)
+
+
+def _check_range(src: str, where: str, value: float, low: float, high: float) -> None:
+    if not low <= value <= high:
+        raise ScenarioError(src, where, f"{value} is outside the allowed range [{low:g}, {high:g}]")
+
+
+def _check_parameter(src: str, name: str, value: Any) -> None:
+    param = PARAMETERS.get(name)
+    if param is None:
+        raise ScenarioError(src, f"parameters.{name}", "unknown parameter")
+    problem = param.check(value)
+    if problem:
+        raise ScenarioError(src, f"parameters.{name}", problem)
+
+
+def _check_structure(src: str, raw: dict[str, Any]) -> None:
+    """Check names, types and ranges of everything in one file."""
+    _check_table(src, "", raw, _TOP)
+    if raw.get("threat_mode", "path") not in ("path", "adversary"):
+        raise ScenarioError(src, "threat_mode", "expected 'path' or 'adversary'")
+    for key in ("start_year", "end_year"):
+        if key in raw:
+            _check_range(src, key, raw[key], FIRST_YEAR, 2100)
+    _check_table(src, "pledge.", raw.get("pledge", {}), _PLEDGE)
+    _check_table(src, "us_demand.", raw.get("us_demand", {}), _DEMAND)
+    _check_table(src, "targets.", raw.get("targets", {}), _TARGETS)
+    for section in ("pledge", "us_demand"):
+        for key in ("core_pct", "related_pct"):
+            if key in raw.get(section, {}):
+                _check_range(src, f"{section}.{key}", raw[section][key], 0.0, MAX_CORE_PCT)
+    for name, points in raw.get("paths", {}).items():
+        if name not in PATHS:
+            raise ScenarioError(src, f"paths.{name}", f"unknown path (expected one of {', '.join(PATHS)})")
+        if not isinstance(points, dict) or not points:
+            raise ScenarioError(src, f"paths.{name}", "expected a table of year = value")
+        low, high, _ = PATHS[name]
+        for year, value in points.items():
+            where = f"paths.{name}.{year}"
+            if not year.isdigit() or not 1900 <= int(year) <= 2200:
+                raise ScenarioError(src, where, "expected a year as key")
+            problem = _type_problem(value, float)
+            if problem:
+                raise ScenarioError(src, where, problem)
+            _check_range(src, where, value, low, high)
+    for name, value in raw.get("parameters", {}).items():
+        _check_parameter(src, name, value)
+    codes = set(load_reference().allies.index)
+    for iso, values in raw.get("allies", {}).items():
+        if iso not in codes:
+            raise ScenarioError(src, f"allies.{iso}", f"unknown ally code (expected one of {', '.join(sorted(codes))})")
+        if not isinstance(values, dict):
+            raise ScenarioError(src, f"allies.{iso}", "expected a table of field = value")
+        for key, value in values.items():
+            where = f"allies.{iso}.{key}"
+            if key not in ALLY_FIELDS:
+                raise ScenarioError(src, where, f"unknown field (expected one of {', '.join(ALLY_FIELDS)})")
+            if iso in NO_FORCES and key in _FORCE_FIELDS:
+                raise ScenarioError(src, where, "this ally has no armed forces")
+            problem = _type_problem(value, float)
+            if problem:
+                raise ScenarioError(src, where, problem)
+            _check_range(src, where, value, *ALLY_FIELDS[key][:2])
+
+
+def load_scenario(name_or_path: str | Path, **overrides: float) -> Scenario:
+    """Load, merge and validate a scenario.
+
+    Args:
+        name_or_path: A named scenario (``hague-2035``) or a path to a TOML file.
+        **overrides: Parameter values that replace the scenario's.
+
+    Returns:
+        The resolved scenario.
+
+    Raises:
+        ScenarioError: Unknown scenario, unreadable file or any invalid field.
+    """
+    path = _resolve(name_or_path)
+    src = path.name
+    raw = _read_raw(path)
+    for key in ("description", "start_year", "end_year", "pledge"):
+        if key not in raw:
+            raise ScenarioError(src, key, "missing (set it here or in a base scenario)")
+    start, end = raw["start_year"], raw["end_year"]
+    if start > LAST_YEAR:
+        raise ScenarioError(src, "start_year", f"{start} is after the last year with data ({LAST_YEAR})")
+    if end < start:
+        raise ScenarioError(src, "end_year", f"{end} is before start_year {start}")
+    pledge_raw = raw["pledge"]
+    for key in ("core_pct", "related_pct", "year"):
+        if key not in pledge_raw:
+            raise ScenarioError(src, f"pledge.{key}", "missing")
+    pledge = Pledge(float(pledge_raw["core_pct"]), float(pledge_raw["related_pct"]), pledge_raw["year"])
+    if pledge.year < start:
+        raise ScenarioError(src, "pledge.year", f"{pledge.year} is before start_year {start}")
+    demand = Pledge(
+        float(raw.get("us_demand", {}).get("core_pct", pledge.core_pct)),
+        float(raw.get("us_demand", {}).get("related_pct", pledge.related_pct)),
+        raw.get("us_demand", {}).get("year", pledge.year),
+    )
+    if demand.year < start:
+        raise ScenarioError(src, "us_demand.year", f"{demand.year} is before start_year {start}")
+    params = dict(DEFAULTS) | raw.get("parameters", {})
+    scenario = Scenario(
+        name=path.stem,
+        description=raw["description"].strip(),
+        start_year=start,
+        end_year=end,
+        pledge=pledge,
+        us_demand=demand,
+        review_year=pledge_raw.get("review_year"),
+        targets_adoption_year=raw.get("targets", {}).get("adoption_year"),
+        threat_mode=raw.get("threat_mode", "path"),
+        paths=MappingProxyType(
+            {k: MappingProxyType({int(y): float(v) for y, v in p.items()}) for k, p in raw.get("paths", {}).items()}
+        ),
+        parameters=MappingProxyType(params),
+        allies=MappingProxyType({k: MappingProxyType(dict(v)) for k, v in raw.get("allies", {}).items()}),
+        source=str(path),
+    )
+    return scenario.with_parameters(**overrides) if overrides else scenario
