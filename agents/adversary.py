@@ -32,7 +32,10 @@ class Adversary(Agent):
         p = self.model.p
         self.effort = float(
             adversary_effort(
-                self.effort, capability_ratio, p["adversary_response"], p["adversary_fatigue"],
+                self.effort,
+                capability_ratio,
+                p["adversary_response"],
+                p["adversary_fatigue"],
                 p["adversary_effort_cap"],
             )
         )

@@ -160,12 +160,18 @@ class Ally(Agent):
         """Grow or shrink personnel toward the goal (mechanism 6)."""
         s, i, p = self.model.initial, self.index, self.model.p
         affordable = affordable_personnel(
-            s.personnel[i], self.core_pct_gdp, s.core[i], self.equipment_share,
+            s.personnel[i],
+            self.core_pct_gdp,
+            s.core[i],
+            self.equipment_share,
             s.equipment_share[i],
         )
         self.personnel_k = float(
             update_personnel(
-                self.personnel_k, s.personnel_goal[i], affordable, s.recruit_rate[i],
+                self.personnel_k,
+                s.personnel_goal[i],
+                affordable,
+                s.recruit_rate[i],
                 p["personnel_attrition_max"],
             )
         )

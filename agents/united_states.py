@@ -34,10 +34,16 @@ class UnitedStates(Ally):
         p = self.model.p
         self.us_retrenchment = float(
             us_retrenchment(
-                self.us_retrenchment, self.us_pressure, lagging, p["retrenchment_threshold"],
-                p["retrenchment_rate"], self.model.path("us_retrenchment"),
+                self.us_retrenchment,
+                self.us_pressure,
+                lagging,
+                p["retrenchment_threshold"],
+                p["retrenchment_rate"],
+                self.model.path("us_retrenchment"),
             )
         )
         self.us_pressure = float(
-            us_pressure(self.us_pressure, lagging, p["us_pressure_strength"], p["us_pressure_adjust"])
+            us_pressure(
+                self.us_pressure, lagging, p["us_pressure_strength"], p["us_pressure_adjust"]
+            )
         )

@@ -68,8 +68,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=_seed, default=1, help="seed of the run (default 1)")
     run.add_argument("--out", type=Path, help="output folder (default results/<scenario>)")
     run.add_argument(
-        "--set", dest="overrides", type=_assignment, action="append", default=[],
-        metavar="NAME=VALUE", help="override a parameter (repeatable)",
+        "--set",
+        dest="overrides",
+        type=_assignment,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a parameter (repeatable)",
     )
     return parser
 

@@ -147,18 +147,25 @@ def load_reference(directory: str | None = None) -> Reference:
         allies=allies,
         core=_panel(d / "nato_core_pct_gdp_2014_2025.csv", "core_pct_gdp", iso3, years, "core"),
         equipment=_panel(
-            d / "nato_equipment_share_pct_2014_2025.csv", "equipment_share_pct", iso3, years,
+            d / "nato_equipment_share_pct_2014_2025.csv",
+            "equipment_share_pct",
+            iso3,
+            years,
             "equipment",
         ),
         personnel=_panel(
             d / "nato_personnel_k_2014_2025.csv", "personnel_k", iso3, years, "personnel"
         ),
         gdp_real=_panel(
-            d / "nato_gdp_real_2014_2024.csv", "gdp_real_2015_usd_bn", iso3,
-            range(FIRST_YEAR, 2025), "gdp",
+            d / "nato_gdp_real_2014_2024.csv",
+            "gdp_real_2015_usd_bn",
+            iso3,
+            range(FIRST_YEAR, 2025),
+            "gdp",
         ),
-        debt=_panel(d / "gov_debt_pct_gdp.csv", "gov_debt_pct_gdp", iso3, range(2014, 2025, 10),
-                    "debt"),
+        debt=_panel(
+            d / "gov_debt_pct_gdp.csv", "gov_debt_pct_gdp", iso3, range(2014, 2025, 10), "debt"
+        ),
     )
 
 
@@ -203,7 +210,9 @@ def initial_allies(ref: Reference, start_year: int) -> pd.DataFrame:
         and, for the six withheld allies inside 2015-2024, their 2025 core share.
     """
     if not FIRST_YEAR <= start_year <= LAST_YEAR:
-        raise ValueError(f"start year {start_year} has no reference data ({FIRST_YEAR}-{LAST_YEAR})")
+        raise ValueError(
+            f"start year {start_year} has no reference data ({FIRST_YEAR}-{LAST_YEAR})"
+        )
     a = ref.allies
     trend = trend_growth(ref)
     if start_year <= 2024:

@@ -137,7 +137,9 @@ def build_initial_state(scenario: Scenario) -> InitialState:
         df["distance_km"].to_numpy(), p["threat_reach_km"], p["threat_near_km"]
     )
     space = fiscal_space(
-        df["debt_pct"].to_numpy(), p["debt_threshold_pct"], p["debt_ceiling_pct"],
+        df["debt_pct"].to_numpy(),
+        p["debt_threshold_pct"],
+        p["debt_ceiling_pct"],
         p["fiscal_space_floor"],
     )
     space = _override(space, iso3, scenario, "fiscal_space")

@@ -137,12 +137,17 @@ class AllianceModel(Model):
         self.mean_burden = float(mean_burden(core, s.has_forces))
         demand = self.spec.us_demand
         demanded_total = pledge_path(
-            self.year, self.spec.start_year, s.core + s.related,
-            demand.core_pct * self.review + demand.related_pct, demand.year,
+            self.year,
+            self.spec.start_year,
+            s.core + s.related,
+            demand.core_pct * self.review + demand.related_pct,
+            demand.year,
         )
         self.lagging = float(
             lagging_share(
-                self._array("total_pct_gdp"), demanded_total, self.p["us_lag_tolerance_pp"],
+                self._array("total_pct_gdp"),
+                demanded_total,
+                self.p["us_lag_tolerance_pp"],
                 s.lagging_counted,
             )
         )
@@ -215,15 +220,24 @@ class AllianceModel(Model):
         self.threat, self._threat_deviation = (
             float(x)
             for x in threat_level(
-                path, self._threat_deviation, self.shocks.threat[self.year_index],
-                p["threat_persistence"], p["threat_noise_sd"], p["threat_scale"],
+                path,
+                self._threat_deviation,
+                self.shocks.threat[self.year_index],
+                p["threat_persistence"],
+                p["threat_noise_sd"],
+                p["threat_scale"],
             )
         )
         if spec.targets_adoption_year == self.year and self.year > spec.start_year:
             self.allies.do("scale_targets", 1 + p["target_uplift"])
         if spec.review_year == self.year:
             self.review = float(
-                review_factor(self.threat, self.initial.threat_ref, p["review_threat_elasticity"])
+                review_factor(
+                    self.threat,
+                    self.initial.threat_ref,
+                    p["review_threat_elasticity"],
+                    p["review_max_change"],
+                )
             )
             self.allies.do("scale_targets", self.review)
 

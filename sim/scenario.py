@@ -16,7 +16,7 @@ from types import MappingProxyType
 from typing import Any
 
 from sim.data import FIRST_YEAR, LAST_YEAR, NO_FORCES, load_reference
-from sim.parameters import DEFAULTS, PARAMETERS
+from sim.parameters import DEFAULTS, PARAMETERS, check_parameter_set
 
 PATHS = {
     "threat": (0.0, 5.0, "threat level (1 = the 2022-25 level)"),
@@ -112,10 +112,12 @@ class Scenario:
 
     def with_parameters(self, **overrides: float) -> Scenario:
         """A copy with some parameters changed (validated like a file's)."""
+        src = Path(self.source).name if self.source else self.name
         params = dict(self.parameters)
         for name, value in overrides.items():
-            _check_parameter(self.source or self.name, name, value)
+            _check_parameter(src, name, value)
             params[name] = value
+        _check_consistency(src, params)
         return replace(self, parameters=MappingProxyType(params))
 
     def to_dict(self) -> dict[str, Any]:
@@ -235,7 +237,9 @@ def _type_problem(value: Any, kind: type) -> str | None:
 def _check_table(src: str, where: str, table: dict, schema: dict[str, type]) -> None:
     for key, value in table.items():
         if key not in schema:
-            raise ScenarioError(src, f"{where}{key}", f"unknown field (expected one of {', '.join(schema)})")
+            raise ScenarioError(
+                src, f"{where}{key}", f"unknown field (expected one of {', '.join(schema)})"
+            )
         problem = _type_problem(value, schema[key])
         if problem:
             raise ScenarioError(src, f"{where}{key}", problem)
@@ -255,6 +259,12 @@ def _check_parameter(src: str, name: str, value: Any) -> None:
         raise ScenarioError(src, f"parameters.{name}", problem)
 
 
+def _check_consistency(src: str, params: dict[str, float]) -> None:
+    problem = check_parameter_set(params)
+    if problem:
+        raise ScenarioError(src, f"parameters.{problem[0]}", problem[1])
+
+
 def _check_structure(src: str, raw: dict[str, Any]) -> None:
     """Check names, types and ranges of everything in one file."""
     _check_table(src, "", raw, _TOP)
@@ -272,7 +282,9 @@ def _check_structure(src: str, raw: dict[str, Any]) -> None:
                 _check_range(src, f"{section}.{key}", raw[section][key], 0.0, MAX_CORE_PCT)
     for name, points in raw.get("paths", {}).items():
         if name not in PATHS:
-            raise ScenarioError(src, f"paths.{name}", f"unknown path (expected one of {', '.join(PATHS)})")
+            raise ScenarioError(
+                src, f"paths.{name}", f"unknown path (expected one of {', '.join(PATHS)})"
+            )
         if not isinstance(points, dict) or not points:
             raise ScenarioError(src, f"paths.{name}", "expected a table of year = value")
         low, high, _ = PATHS[name]
@@ -289,13 +301,19 @@ def _check_structure(src: str, raw: dict[str, Any]) -> None:
     codes = set(load_reference().allies.index)
     for iso, values in raw.get("allies", {}).items():
         if iso not in codes:
-            raise ScenarioError(src, f"allies.{iso}", f"unknown ally code (expected one of {', '.join(sorted(codes))})")
+            raise ScenarioError(
+                src,
+                f"allies.{iso}",
+                f"unknown ally code (expected one of {', '.join(sorted(codes))})",
+            )
         if not isinstance(values, dict):
             raise ScenarioError(src, f"allies.{iso}", "expected a table of field = value")
         for key, value in values.items():
             where = f"allies.{iso}.{key}"
             if key not in ALLY_FIELDS:
-                raise ScenarioError(src, where, f"unknown field (expected one of {', '.join(ALLY_FIELDS)})")
+                raise ScenarioError(
+                    src, where, f"unknown field (expected one of {', '.join(ALLY_FIELDS)})"
+                )
             if iso in NO_FORCES and key in _FORCE_FIELDS:
                 raise ScenarioError(src, where, "this ally has no armed forces")
             problem = _type_problem(value, float)
@@ -325,14 +343,18 @@ def load_scenario(name_or_path: str | Path, **overrides: float) -> Scenario:
             raise ScenarioError(src, key, "missing (set it here or in a base scenario)")
     start, end = raw["start_year"], raw["end_year"]
     if start > LAST_YEAR:
-        raise ScenarioError(src, "start_year", f"{start} is after the last year with data ({LAST_YEAR})")
+        raise ScenarioError(
+            src, "start_year", f"{start} is after the last year with data ({LAST_YEAR})"
+        )
     if end < start:
         raise ScenarioError(src, "end_year", f"{end} is before start_year {start}")
     pledge_raw = raw["pledge"]
     for key in ("core_pct", "related_pct", "year"):
         if key not in pledge_raw:
             raise ScenarioError(src, f"pledge.{key}", "missing")
-    pledge = Pledge(float(pledge_raw["core_pct"]), float(pledge_raw["related_pct"]), pledge_raw["year"])
+    pledge = Pledge(
+        float(pledge_raw["core_pct"]), float(pledge_raw["related_pct"]), pledge_raw["year"]
+    )
     if pledge.year < start:
         raise ScenarioError(src, "pledge.year", f"{pledge.year} is before start_year {start}")
     demand = Pledge(
@@ -343,6 +365,7 @@ def load_scenario(name_or_path: str | Path, **overrides: float) -> Scenario:
     if demand.year < start:
         raise ScenarioError(src, "us_demand.year", f"{demand.year} is before start_year {start}")
     params = dict(DEFAULTS) | raw.get("parameters", {})
+    _check_consistency(src, params)
     scenario = Scenario(
         name=path.stem,
         description=raw["description"].strip(),
@@ -354,10 +377,15 @@ def load_scenario(name_or_path: str | Path, **overrides: float) -> Scenario:
         targets_adoption_year=raw.get("targets", {}).get("adoption_year"),
         threat_mode=raw.get("threat_mode", "path"),
         paths=MappingProxyType(
-            {k: MappingProxyType({int(y): float(v) for y, v in p.items()}) for k, p in raw.get("paths", {}).items()}
+            {
+                k: MappingProxyType({int(y): float(v) for y, v in p.items()})
+                for k, p in raw.get("paths", {}).items()
+            }
         ),
         parameters=MappingProxyType(params),
-        allies=MappingProxyType({k: MappingProxyType(dict(v)) for k, v in raw.get("allies", {}).items()}),
+        allies=MappingProxyType(
+            {k: MappingProxyType(dict(v)) for k, v in raw.get("allies", {}).items()}
+        ),
         source=str(path),
     )
     return scenario.with_parameters(**overrides) if overrides else scenario

@@ -34,6 +34,4 @@ def draw_shocks(rng: np.random.Generator, n_years: int, n_allies: int) -> Shocks
         The run's shocks.
     """
     z = rng.standard_normal((n_years, 1 + 2 * n_allies))
-    return Shocks(
-        threat=z[:, 0], spending=z[:, 1 : 1 + n_allies], gdp=z[:, 1 + n_allies :]
-    )
+    return Shocks(threat=z[:, 0], spending=z[:, 1 : 1 + n_allies], gdp=z[:, 1 + n_allies :])

@@ -24,7 +24,9 @@ def affordable_personnel(personnel_start, core_pct, core_start, equipment_share,
         A_t (thousands).
     """
     base = core_start * (1.0 - equipment_start)
-    ratio = np.where(base > 0, core_pct * (1.0 - equipment_share) / np.where(base > 0, base, 1.0), 0)
+    ratio = np.where(
+        base > 0, core_pct * (1.0 - equipment_share) / np.where(base > 0, base, 1.0), 0
+    )
     return personnel_start * ratio
 
 

@@ -29,10 +29,10 @@ def pledge_path(year, start_year, start_value, target, target_year):
     return start_value + np.maximum(0.0, target - start_value) * frac
 
 
-def review_factor(theta, theta_ref, elasticity):
+def review_factor(theta, theta_ref, elasticity, max_change):
     """Revision of the pledge and targets at a scheduled review (The Hague: 2029).
 
-    f = (theta / theta_ref) ** e     (f = 1 when theta_ref = 0)
+    f = clip((theta / theta_ref) ** e, 1 - m, 1 + m)     (f = 1 when theta_ref = 0)
 
     "The trajectory and balance of spending ... will be reviewed in 2029, in light of the
     strategic environment" (DOMAIN §1): a higher threat raises what is asked, a lower one eases it.
@@ -41,9 +41,11 @@ def review_factor(theta, theta_ref, elasticity):
         theta: Threat at the review.
         theta_ref: Threat when the pledge was made.
         elasticity: e.
+        max_change: m, the largest revision either way (a review re-plans, it does not scrap).
 
     Returns:
         Factor applied to the core pledge and the capability targets.
     """
     safe_ref = np.where(theta_ref > 0, theta_ref, 1.0)
-    return np.where(theta_ref > 0, (np.maximum(theta, 0.0) / safe_ref) ** elasticity, 1.0)
+    factor = np.where(theta_ref > 0, (np.maximum(theta, 0.0) / safe_ref) ** elasticity, 1.0)
+    return np.clip(factor, 1.0 - max_change, 1.0 + max_change)

@@ -1,0 +1,25 @@
+from pytest import approx
+
+from sim.mechanisms.pledge import pledge_path, review_factor
+
+
+def test_path_is_linear_from_the_start_share_and_held_after():
+    """P(t) = b0 + (T - b0) * min(1, (t - t0) / (tT - t0))."""
+    assert pledge_path(2025, 2025, 2.0, 3.5, 2035) == approx(2.0)
+    assert pledge_path(2030, 2025, 2.0, 3.5, 2035) == approx(2.75)
+    assert pledge_path(2035, 2025, 2.0, 3.5, 2035) == approx(3.5)
+    assert pledge_path(2040, 2025, 2.0, 3.5, 2035) == approx(3.5)
+
+
+def test_a_pledge_never_asks_for_a_cut():
+    """An ally above the target keeps its own share as its path."""
+    assert pledge_path(2030, 2025, 4.48, 3.5, 2035) == approx(4.48)
+
+
+def test_review_scales_with_the_threat():
+    """f = clip((theta / theta_ref) ** e, 1 - m, 1 + m); 1 without a reference threat."""
+    assert review_factor(1.5, 1.0, 0.5, 0.5) == approx(1.5**0.5)
+    assert review_factor(0.6, 1.0, 1.0, 0.5) == approx(0.6)
+    assert review_factor(0.6, 0.0, 1.0, 0.5) == 1.0
+    assert review_factor(0.0, 1.0, 1.0, 0.5) == approx(0.5)
+    assert review_factor(9.0, 1.0, 1.0, 0.5) == approx(1.5)

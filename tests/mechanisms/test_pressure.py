@@ -1,0 +1,35 @@
+import numpy as np
+from pytest import approx
+
+from sim.mechanisms.pressure import lagging_share, us_pressure, us_retrenchment
+
+
+def test_lagging_share_counts_only_counted_allies_below_path_less_tolerance():
+    """L = #{counted: b < D - tol} / #counted."""
+    total = np.array([1.0, 2.95, 3.0, 1.0])
+    demand = np.array([3.0, 3.0, 3.0, 3.0])
+    counted = np.array([True, True, True, False])
+    assert lagging_share(total, demand, 0.1, counted) == approx(1 / 3)
+    assert lagging_share(total, demand, 0.0, counted) == approx(2 / 3)
+
+
+def test_lagging_share_per_run():
+    """One share per run on a runs x allies array."""
+    total = np.array([[1.0, 4.0], [1.0, 1.0]])
+    counted = np.array([True, True])
+    np.testing.assert_allclose(lagging_share(total, 3.0, 0.0, counted), [0.5, 1.0])
+
+
+def test_pressure_moves_toward_stance_times_laggards():
+    """U' = U + a (s L - U), within [0, 1]."""
+    assert us_pressure(0.8, 0.5, 1.0, 0.5) == approx(0.65)
+    assert us_pressure(0.2, 1.0, 1.0, 1.0) == approx(1.0)
+    assert us_pressure(0.5, 0.0, 1.0, 0.5) == approx(0.25)
+
+
+def test_retrenchment_builds_only_above_threshold_and_respects_floor():
+    """R' = max(F, min(1, R + r max(0, U - u*) L))."""
+    assert us_retrenchment(0.0, 0.5, 1.0, 0.6, 0.2, 0.0) == 0.0
+    assert us_retrenchment(0.1, 0.8, 0.5, 0.6, 0.2, 0.0) == approx(0.12)
+    assert us_retrenchment(0.1, 0.8, 0.5, 0.6, 0.2, 0.3) == approx(0.3)
+    assert us_retrenchment(0.99, 1.0, 1.0, 0.0, 1.0, 0.0) == 1.0

@@ -1,0 +1,197 @@
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+import sim.initial
+from sim.data import load_reference
+from sim.model import AllianceModel
+from sim.parameters import PARAMETERS, check_parameter_set
+from sim.run import model_tables, run_scenario
+from sim.scenario import MAX_CORE_PCT, list_scenarios, load_scenario
+
+SCENARIOS = [name for name, _ in list_scenarios()]
+FRONTLINE = ["POL", "EST", "LVA", "LTU"]
+
+
+@st.composite
+def parameter_sets(draw):
+    """Random values, within range, for a random subset of the parameters."""
+    names = draw(st.lists(st.sampled_from(sorted(PARAMETERS)), max_size=12, unique=True))
+    values = {}
+    for name in names:
+        p = PARAMETERS[name]
+        if p.integer:
+            values[name] = draw(st.integers(int(p.low), int(p.high)))
+        else:
+            values[name] = draw(st.floats(p.low, p.high, allow_nan=False))
+    return values
+
+
+def _consistent(scenario, params):
+    return check_parameter_set(dict(load_scenario(scenario).parameters) | params) is None
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    scenario=st.sampled_from(SCENARIOS),
+    params=parameter_sets(),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_invariants_hold_for_any_scenario_parameters_and_seed(scenario, params, seed):
+    """No negative or non-finite value, shares in range, budget parts add up."""
+    assume(_consistent(scenario, params))
+    r = run_scenario(scenario, seed=seed, **params)
+    a, al = r.allies, r.alliance
+    spec = r.scenario
+    assert len(a) == 32 * len(spec.years)
+    assert sorted(a["year"].unique()) == list(spec.years)
+    numeric = a.select_dtypes("number")
+    assert np.isfinite(numeric.to_numpy()).all()
+    assert np.isfinite(al.select_dtypes("number").to_numpy()).all()
+    assert (numeric >= 0).all().all()
+    assert a["core_pct_gdp"].between(0, MAX_CORE_PCT).all()
+    assert a["total_pct_gdp"].between(0, MAX_CORE_PCT).all()
+    np.testing.assert_allclose(a["total_pct_gdp"], a["core_pct_gdp"] + a["related_pct_gdp"])
+    np.testing.assert_allclose(a["spending_usd_bn"], a["core_pct_gdp"] / 100 * a["gdp_usd_bn"])
+    fulfil = a.filter(like="fulfil_")
+    assert ((fulfil >= 0) & (fulfil <= 1 + 1e-12)).all().all()
+    for col in ("us_pressure", "us_retrenchment", "capability_gap", "us_share_of_spending"):
+        assert al[col].between(0, 1).all(), col
+    for col in ("allies_ge_2pct", "allies_ge_3_5pct_core", "allies_ge_5pct_total"):
+        assert al[col].between(0, 31).all(), col
+
+
+@settings(max_examples=10, deadline=None)
+@given(scenario=st.sampled_from(SCENARIOS), seed=st.integers(0, 2**32 - 1))
+def test_same_seed_same_tables(scenario, seed):
+    """(scenario, parameters, seed) fixes every number."""
+    a, b = run_scenario(scenario, seed), run_scenario(scenario, seed)
+    pd.testing.assert_frame_equal(a.allies, b.allies)
+    pd.testing.assert_frame_equal(a.alliance, b.alliance)
+
+
+def test_different_seeds_differ():
+    """The seed drives the shocks."""
+    a, b = run_scenario("hague-2035", 1), run_scenario("hague-2035", 2)
+    assert not np.allclose(a.allies["core_pct_gdp"], b.allies["core_pct_gdp"])
+
+
+@pytest.mark.parametrize("scenario", ["hague-2035", "us-retrenchment", "wales-2014"])
+def test_agent_order_cannot_change_results(scenario):
+    """Synchronous decisions: shuffling the allies' activation order changes nothing."""
+    ordered = AllianceModel(scenario, rng=5)
+    shuffled = AllianceModel(scenario, rng=5)
+    shuffled.allies.sort(key=lambda a: a.index, ascending=False, inplace=True)
+    assert [a.index for a in shuffled.allies] != [a.index for a in ordered.allies]
+    years = ordered.spec.end_year - ordered.spec.start_year
+    ordered.run_for(years)
+    shuffled.run_for(years)
+    for x, y in zip(model_tables(ordered, 5), model_tables(shuffled, 5), strict=True):
+        pd.testing.assert_frame_equal(x, y)
+
+
+@pytest.fixture(scope="module")
+def hague7():
+    return run_scenario("hague-2035", seed=7)
+
+
+def test_hague_covers_every_ally_every_year(hague7):
+    """32 allies for every year 2025-2035, all values finite."""
+    a = hague7.allies
+    assert a.groupby("year")["iso3"].nunique().to_dict() == dict.fromkeys(range(2025, 2036), 32)
+    assert np.isfinite(a.select_dtypes("number").to_numpy()).all()
+
+
+def test_germany_grows_toward_its_goal_within_the_recruitment_bound(hague7):
+    """Personnel rises each year by at most the recruitment rate, never past the goal."""
+    deu = hague7.allies.query("iso3 == 'DEU'")["personnel_k"].to_numpy()
+    rate = hague7.scenario.parameters["recruit_rate"]
+    goal = deu[0] * (1 + hague7.scenario.parameters["personnel_goal_uplift"])
+    growth = np.diff(deu) / deu[:-1]
+    assert (growth > 0).all()
+    assert (growth <= rate + 1e-12).all()
+    assert deu[-1] <= goal + 1e-9
+    assert deu[-1] - deu[0] > 40.0
+
+
+def test_frontline_allies_stay_above_the_alliance_mean(hague7):
+    """Poland and the Baltic states spend more than the mean ally every year."""
+    a = hague7.allies.merge(hague7.alliance[["year", "mean_core_pct_gdp"]], on="year")
+    front = a[a["iso3"].isin(FRONTLINE)]
+    assert (front["core_pct_gdp"] > front["mean_core_pct_gdp"]).all()
+
+
+def test_iceland_has_no_forces_but_counts_related_spending(hague7):
+    """Iceland: core 0, personnel 0, related spending follows the pledge."""
+    isl = hague7.allies.query("iso3 == 'ISL'")
+    assert (isl["core_pct_gdp"] == 0).all() and (isl["personnel_k"] == 0).all()
+    assert isl["related_pct_gdp"].iloc[-1] > 0
+
+
+def test_retrenchment_raises_european_spending_and_the_gap(hague7):
+    """US withdrawal: Europeans spend more; withdrawn forces widen the capability gap."""
+    retrench = run_scenario("us-retrenchment", seed=7)
+    end = hague7.alliance.iloc[-1]
+    end_r = retrench.alliance.iloc[-1]
+    assert end_r["us_retrenchment"] >= 0.6
+    assert end_r["capability_gap"] > end["capability_gap"]
+    eu = hague7.allies.query("year == 2035 and iso3 != 'USA'")["core_pct_gdp"].mean()
+    eu_r = retrench.allies.query("year == 2035 and iso3 != 'USA'")["core_pct_gdp"].mean()
+    assert eu_r > eu
+
+
+def test_spain_opt_out_respects_the_sovereign_cap():
+    """Spain never exceeds its declared 2.1%."""
+    r = run_scenario("spain-opt-out", seed=3)
+    assert (r.allies.query("iso3 == 'ESP'")["core_pct_gdp"] <= 2.1 + 1e-12).all()
+
+
+def test_threat_escalation_raises_spending():
+    """A higher threat path raises the mean core share by 2035."""
+    base = run_scenario("hague-2035", seed=3).alliance.iloc[-1]["mean_core_pct_gdp"]
+    high = run_scenario("threat-escalation", seed=3).alliance.iloc[-1]["mean_core_pct_gdp"]
+    assert high > base
+
+
+def test_adversary_mode_answers_allied_buildup(tmp_path):
+    """Endogenous threat: the Adversary arms as allied capability grows."""
+    spec = tmp_path / "adversary.toml"
+    spec.write_text(
+        'base = "hague-2035"\nthreat_mode = "adversary"\n[parameters]\nthreat_noise_sd = 0.0\n'
+    )
+    model = AllianceModel(str(spec), rng=1)
+    assert model.adversary is not None
+    model.run_for(10)
+    assert model.capability_ratio > 1.0
+    assert model.adversary.effort > 1.0
+    assert model.threat == pytest.approx(model.adversary.effort)
+
+
+def _scramble_after_2014(panel, value):
+    out = panel.copy()
+    out.loc[:, [c for c in out.columns if c > 2014]] = value
+    return out
+
+
+def test_hindcast_uses_nothing_observed_after_2014(monkeypatch):
+    """wales-2014 gives the same tables when every post-2014 observation but GDP is scrambled."""
+    original = run_scenario("wales-2014", seed=4)
+    ref = load_reference()
+    scrambled = dataclasses.replace(
+        ref,
+        core=_scramble_after_2014(ref.core, 7.7),
+        equipment=_scramble_after_2014(ref.equipment, 77.0),
+        personnel=_scramble_after_2014(ref.personnel, 1.0),
+        debt=_scramble_after_2014(ref.debt, 500.0),
+    )
+    monkeypatch.setattr(sim.initial, "load_reference", lambda: scrambled)
+    again = run_scenario("wales-2014", seed=4)
+    pd.testing.assert_frame_equal(original.allies, again.allies)
+    pd.testing.assert_frame_equal(original.alliance, again.alliance)
+    changed = run_scenario("hague-2035", seed=4)
+    monkeypatch.undo()
+    assert not changed.allies.equals(run_scenario("hague-2035", seed=4).allies)
