@@ -152,7 +152,7 @@ def _resolve(name_or_path: str | Path, relative_to: Path | None = None) -> Path:
     text = str(name_or_path)
     if text.endswith(".toml") or "/" in text or "\\" in text:
         path = Path(text)
-        if not path.is_absolute() and relative_to is not None and not path.exists():
+        if not path.is_absolute() and relative_to is not None and (relative_to / path).exists():
             path = relative_to / path
         if not path.is_file():
             raise ScenarioError(text, "", "no such scenario file")

@@ -1,4 +1,10 @@
+"""The `alliance` command line, in-process through main() and as the installed console script."""
+
+import contextlib
+import io
 import json
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -7,222 +13,310 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import sim
 from sim.cli import main
+from sim.data import load_reference
 from sim.parameters import PARAMETERS
 from sim.run import ALLIANCE_TABLE, ALLIES_TABLE
+from sim.scenario import load_scenario
 
-ALLIANCE = str(Path(sys.executable).parent / "alliance")
-
-
-def _bad(tmp_path, name, text):
-    path = tmp_path / name
-    path.write_text(text)
-    return str(path)
-
-
-BAD_FILES = [
-    (
-        "hague-x.toml",
-        'base = "hague-2035"\n[parameters]\nbogus_key = 1\n',
-        "hague-x.toml: parameters.bogus_key: unknown parameter",
-    ),
-    ("t.toml", 'base = "hague-2035"\nbogus = 1\n', "t.toml: bogus: unknown field"),
-    (
-        "t.toml",
-        'base = "hague-2035"\n[parameters]\nadjustment_speed = "fast"\n',
-        "t.toml: parameters.adjustment_speed: expected a number",
-    ),
-    (
-        "t.toml",
-        'base = "hague-2035"\nstart_year = 2025.5\n',
-        "t.toml: start_year: expected a whole",
-    ),
-    (
-        "t.toml",
-        'base = "hague-2035"\n[parameters]\nlead_time_logistics = 2.5\n',
-        "t.toml: parameters.lead_time_logistics: expected a whole number",
-    ),
-    (
-        "t.toml",
-        'base = "hague-2035"\n[parameters]\nadjustment_speed = 5\n',
-        "t.toml: parameters.adjustment_speed: 5 is outside the allowed range",
-    ),
-    (
-        "t.toml",
-        'base = "hague-2035"\n[allies.XXX]\nrecruit_rate = 0.05\n',
-        "t.toml: allies.XXX: unknown ally code",
-    ),
-    (
-        "t.toml",
-        'base = "hague-2035"\n[allies.DEU]\nwishes = 1\n',
-        "t.toml: allies.DEU.wishes: unknown field",
-    ),
-    (
-        "t.toml",
-        'base = "hague-2035"\n[allies.ISL]\nrecruit_rate = 0.05\n',
-        "t.toml: allies.ISL.recruit_rate: this ally has no armed forces",
-    ),
-    (
-        "t.toml",
-        'base = "hague-2035"\n[parameters]\nfree_riding = nan\n',
-        "t.toml: parameters.free_riding: must be finite",
-    ),
-    (
-        "t.toml",
-        'base = "hague-2035"\n[paths]\nthreat = { 2027 = nan }\n',
-        "t.toml: paths.threat.2027: must be finite",
-    ),
-    (
-        "t.toml",
-        'base = "hague-2035"\n[allies.POL]\nrecruit_rate = nan\n',
-        "t.toml: allies.POL.recruit_rate: must be finite",
-    ),
-    (
-        "t.toml",
-        'base = "hague-2035"\nstart_year = 2025\nend_year = 2024\n',
-        "t.toml: end_year: 2024 is before start_year 2025",
-    ),
-    ("t.toml", 'base = "hague-2035"\nstart_year = 2030\n', "t.toml: start_year: 2030 is after"),
-    (
-        "t.toml",
-        'base = "hague-2035"\n[paths]\nweather = { 2027 = 1.0 }\n',
-        "t.toml: paths.weather: unknown path",
-    ),
-    (
-        "t.toml",
-        'base = "hague-2035"\n[paths]\nthreat = { soon = 1.0 }\n',
-        "t.toml: paths.threat.soon: expected a year",
-    ),
-    ("t.toml", 'base = "hague-2035"\n[parameters\n', "t.toml: invalid TOML"),
-    ("t.toml", 'base = "nowhere"\n', "t.toml: base: unknown scenario"),
-    ("t.toml", "start_year = 2025\n", "t.toml: description: missing"),
-    (
-        "t.toml",
-        'base = "hague-2035"\n[parameters]\ndebt_threshold_pct = 160\n',
-        "t.toml: parameters.debt_ceiling_pct: 150 must exceed debt_threshold_pct",
-    ),
-]
-
-
-@pytest.mark.parametrize(("name", "text", "message"), BAD_FILES)
-def test_bad_scenario_file_exits_2_with_one_line_naming_the_field(
-    tmp_path, capsys, name, text, message
-):
-    path = _bad(tmp_path, name, text)
-    assert main(["run", path, "--out", str(tmp_path / "out")]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith(message), err
-    assert not (tmp_path / "out" / "allies.parquet").exists()
-
-
-def test_scenarios_that_inherit_in_a_loop_are_refused(tmp_path, capsys):
-    (tmp_path / "a.toml").write_text('base = "b.toml"\ndescription = "a"\n')
-    (tmp_path / "b.toml").write_text('base = "a.toml"\ndescription = "b"\n')
-    assert main(["run", str(tmp_path / "a.toml")]) == 2
-    assert "base: scenarios inherit from each other in a loop" in capsys.readouterr().err
-
-
-@pytest.mark.parametrize(
-    ("argv", "message"),
-    [
-        (["run", "nope"], "nope: unknown scenario"),
-        (["run", "hague-2035", "--seed", "x"], "--seed: expected a whole number"),
-        (["run", "hague-2035", "--seed", "-1"], "--seed: must be between"),
-        (["run", "hague-2035", "--set", "bogus=1"], "--set: bogus: unknown parameter"),
-        (["run", "hague-2035", "--set", "adjustment_speed=9"], "adjustment_speed: 9.0 is outside"),
-        (["run", "hague-2035", "--set", "adjustment_speed"], "expected NAME=VALUE"),
-        ([], "the following arguments are required: command"),
-    ],
+NAMED = (
+    "hague-2035",
+    "recession-2027",
+    "spain-opt-out",
+    "status-quo-2pct",
+    "threat-de-escalation",
+    "threat-escalation",
+    "us-retrenchment",
+    "wales-2014",
 )
-def test_bad_flags_exit_2_with_one_line(capsys, argv, message):
-    assert main(argv) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and message in err, err
+FILES = ("allies.parquet", "alliance.parquet", "manifest.json")
 
 
-def test_unwritable_out_exits_2_before_running(tmp_path, capsys):
-    blocker = tmp_path / "file"
-    blocker.write_text("")
-    assert main(["run", "hague-2035", "--out", str(blocker / "sub")]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "--out" in err and "not writable" in err
+def _console_script() -> str:
+    local = Path(sys.executable).parent / "alliance"
+    found = str(local) if local.is_file() else shutil.which("alliance")
+    assert found, "the alliance console script is not installed"
+    return found
 
 
-def test_scenarios_and_parameters_are_listed(capsys):
-    assert main(["scenarios"]) == 0
-    out = capsys.readouterr().out
-    for name in (
-        "hague-2035",
-        "status-quo-2pct",
-        "us-retrenchment",
-        "threat-escalation",
-        "threat-de-escalation",
-        "recession-2027",
-        "spain-opt-out",
-        "wales-2014",
-    ):
-        assert name in out
-    assert main(["parameters"]) == 0
-    out = capsys.readouterr().out
-    assert all(name in out for name in PARAMETERS)
-
-
-def _read(out):
+def _tables(out: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     return pd.read_parquet(out / "allies.parquet"), pd.read_parquet(out / "alliance.parquet")
 
 
-def test_run_writes_contract_tables_and_manifest(tmp_path, capsys):
-    out = tmp_path / "h7"
-    assert main(["run", "hague-2035", "--seed", "7", "--out", str(out)]) == 0
-    printed = capsys.readouterr().out
-    assert "allies at >= 3.5% core" in printed and "capability gap" in printed
-    allies, alliance = _read(out)
+def _manifest(out: Path) -> dict:
+    return json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+
+
+def _run(out: Path, *extra: str) -> str:
+    """Run hague-2035 in-process into ``out`` and return what it printed."""
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        code = main(["run", "hague-2035", "--out", str(out), *extra])
+    assert code == 0
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def hague7(tmp_path_factory):
+    """One run of hague-2035 with seed 7: (output folder, printed summary)."""
+    out = tmp_path_factory.mktemp("hague7") / "out"
+    return out, _run(out, "--seed", "7")
+
+
+# --- listing ---------------------------------------------------------------------------------
+
+
+def test_scenarios_lists_all_eight(capsys):
+    """`alliance scenarios` prints one line per named scenario with its description."""
+    assert main(["scenarios"]) == 0
+    out = capsys.readouterr().out
+    lines = out.strip().splitlines()
+    assert [line.split()[0] for line in lines] == sorted(NAMED)
+    for line in lines:
+        name = line.split()[0]
+        assert line.endswith(load_scenario(name).description)
+
+
+def test_parameters_lists_every_parameter(capsys):
+    """`alliance parameters` prints one line per parameter with its default and range."""
+    assert main(["parameters"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [line.split()[0] for line in lines] == list(PARAMETERS)
+    for line in lines:
+        p = PARAMETERS[line.split()[0]]
+        assert f"{p.default:g}" == line.split()[1]
+        assert f"[{p.low:g}, {p.high:g}]" in line
+
+
+# --- a run -----------------------------------------------------------------------------------
+
+
+def test_run_prints_the_summary(hague7):
+    """The summary shows the final-year counts and capability gap of the alliance table."""
+    out, printed = hague7
+    _, alliance = _tables(out)
+    end = alliance.iloc[-1]
+    assert printed.startswith("hague-2035: ")
+    assert "seed 7, 2025-2035. Final year 2035:" in printed
+    m = re.search(r"allies at >= 3\.5% core:\s+(\d+) of (\d+)", printed)
+    assert m, printed
+    assert int(m.group(1)) == end["allies_ge_3_5pct_core"]
+    assert int(m.group(2)) == 31  # Iceland has no forces
+    m = re.search(r"capability gap:\s+([\d.]+)% of targets unmet", printed)
+    assert m, printed
+    assert float(m.group(1)) == pytest.approx(100 * end["capability_gap"], abs=0.051)
+    assert f"Tables written to {out}/" in printed
+
+
+def test_run_writes_the_contract_tables(hague7):
+    """allies/alliance parquet have exactly the contract columns; the folder has the three files."""
+    out, _ = hague7
+    assert {p.name for p in out.iterdir()} == set(FILES)
+    allies, alliance = _tables(out)
     assert tuple(allies.columns) == ALLIES_TABLE
     assert tuple(alliance.columns) == ALLIANCE_TABLE
-    assert len(allies) == 32 * 11 and sorted(alliance["year"]) == list(range(2025, 2036))
-    assert np.isfinite(allies.select_dtypes("number").to_numpy()).all()
-    manifest = json.loads((out / "manifest.json").read_text())
+
+
+def test_run_covers_32_allies_over_11_years(hague7):
+    """One row per ally per year 2025-2035 and one alliance row per year."""
+    allies, alliance = _tables(hague7[0])
+    years = list(range(2025, 2036))
+    assert len(allies) == 32 * 11
+    assert alliance["year"].tolist() == years
+    codes = set(load_reference().allies.index)
+    for year, group in allies.groupby("year"):
+        assert year in years
+        assert len(group) == 32 and set(group["iso3"]) == codes
+    assert set(allies["scenario"]) == {"hague-2035"} == set(alliance["scenario"])
+    assert set(allies["seed"]) == {7} == set(alliance["seed"])
+
+
+def test_run_values_are_finite(hague7):
+    """Every numeric value of both tables is finite and no text cell is empty."""
+    for table in _tables(hague7[0]):
+        numbers = table.select_dtypes("number")
+        assert numbers.shape[1] >= 3
+        assert np.isfinite(numbers.to_numpy(dtype=float)).all()
+        text = table.drop(columns=numbers.columns)
+        assert text.notna().all().all()
+
+
+def test_run_manifest_records_everything(hague7):
+    """The manifest has the scenario with every parameter, the seed, versions and the commit."""
+    manifest = _manifest(hague7[0])
+    assert {"scenario", "seed", "versions", "git_commit"} <= set(manifest)
     assert manifest["seed"] == 7
-    assert set(manifest["scenario"]["parameters"]) == set(PARAMETERS)
-    assert {"versions", "git_commit", "scenario_file"} <= set(manifest)
+    scenario = manifest["scenario"]
+    assert scenario["name"] == "hague-2035"
+    assert scenario["parameters"] == dict(load_scenario("hague-2035").parameters)
+    assert set(scenario["parameters"]) == set(PARAMETERS)
     assert manifest["versions"]["mesa"] == "3.5.1"
-
-    again = tmp_path / "again"
-    assert main(["run", "hague-2035", "--seed", "7", "--out", str(again)]) == 0
-    for x, y in zip(_read(out), _read(again), strict=True):
-        pd.testing.assert_frame_equal(x, y)
-    other = tmp_path / "other"
-    assert (
-        main(
-            [
-                "run",
-                "hague-2035",
-                "--seed",
-                "8",
-                "--set",
-                "adjustment_speed=0.5",
-                "--out",
-                str(other),
-            ]
-        )
-        == 0
-    )
-    assert not _read(other)[0]["core_pct_gdp"].equals(allies["core_pct_gdp"])
-    manifest = json.loads((other / "manifest.json").read_text())
-    assert manifest["scenario"]["parameters"]["adjustment_speed"] == 0.5
+    assert manifest["versions"]["python"] == ".".join(map(str, sys.version_info[:3]))
+    commit = manifest["git_commit"]
+    repo = Path(sim.__file__).resolve().parent.parent
+    if (repo / ".git").exists() and shutil.which("git"):
+        assert re.fullmatch(r"[0-9a-f]{40}(-dirty)?", commit), commit
+    assert manifest["tables"] == {"allies": list(ALLIES_TABLE), "alliance": list(ALLIANCE_TABLE)}
 
 
-def test_console_script_end_to_end(tmp_path):
-    good = subprocess.run(
-        [ALLIANCE, "run", "wales-2014", "--out", str(tmp_path / "w")],
+def test_same_seed_gives_identical_tables(hague7, tmp_path):
+    """Running again with the same seed reproduces both tables exactly."""
+    _run(tmp_path, "--seed", "7")
+    for first, again in zip(_tables(hague7[0]), _tables(tmp_path), strict=True):
+        pd.testing.assert_frame_equal(first, again)
+
+
+def test_different_seed_gives_different_tables(hague7, tmp_path):
+    """Another seed changes the allies' spending."""
+    _run(tmp_path, "--seed", "8")
+    first, other = _tables(hague7[0])[0], _tables(tmp_path)[0]
+    assert set(other["seed"]) == {8}
+    with pytest.raises(AssertionError):
+        pd.testing.assert_frame_equal(first.drop(columns="seed"), other.drop(columns="seed"))
+    assert not np.allclose(first["core_pct_gdp"], other["core_pct_gdp"])
+
+
+def test_set_changes_the_result_and_is_recorded(hague7, tmp_path):
+    """--set adjustment_speed=0.5 (same seed) changes the run and is in the manifest."""
+    _run(tmp_path, "--seed", "7", "--set", "adjustment_speed=0.5")
+    base, changed = _tables(hague7[0])[0], _tables(tmp_path)[0]
+    assert not np.allclose(base["core_pct_gdp"], changed["core_pct_gdp"])
+    params = _manifest(tmp_path)["scenario"]["parameters"]
+    assert params["adjustment_speed"] == 0.5
+    expected = dict(load_scenario("hague-2035").parameters) | {"adjustment_speed": 0.5}
+    assert params == expected
+
+
+def test_set_whole_number_parameter(tmp_path):
+    """--set of a lead time records a whole number."""
+    _run(tmp_path, "--set", "lead_time_logistics=4", "--set", "recruit_rate=0.05")
+    params = _manifest(tmp_path)["scenario"]["parameters"]
+    assert params["lead_time_logistics"] == 4 and isinstance(params["lead_time_logistics"], int)
+    assert params["recruit_rate"] == 0.05
+
+
+# --- bad input -------------------------------------------------------------------------------
+
+
+def _assert_one_line(err: str, *names: str) -> None:
+    assert err.count("\n") == 1 and err.endswith("\n"), repr(err)
+    assert "Traceback" not in err
+    for name in names:
+        assert name in err, (name, err)
+
+
+@pytest.mark.parametrize(
+    ("argv", "names"),
+    [
+        (["run", "nope"], ["nope", "unknown scenario"]),
+        (["run", "hague-2035", "--seed", "x"], ["--seed", "'x'"]),
+        (["run", "hague-2035", "--seed", "-1"], ["--seed", "-1"]),
+        (["run", "hague-2035", "--seed", str(2**63)], ["--seed"]),
+        (["run", "hague-2035", "--set", "bogus=1"], ["--set", "bogus", "unknown parameter"]),
+        (["run", "hague-2035", "--set", "adjustment_speed=9"], ["--set", "adjustment_speed", "9"]),
+        (["run", "hague-2035", "--set", "adjustment_speed"], ["--set", "NAME=VALUE"]),
+        (["run", "hague-2035", "--set", "adjustment_speed=fast"], ["adjustment_speed", "'fast'"]),
+        (["run", "hague-2035", "--set", "adjustment_speed=nan"], ["adjustment_speed", "finite"]),
+        (["run", "hague-2035", "--set", "lead_time_logistics=2.5"], ["lead_time_logistics"]),
+        (["run"], ["scenario"]),
+        (["bogus"], ["command", "bogus"]),
+        ([], ["command"]),
+    ],
+)
+def test_bad_flags_exit_2_with_one_line(tmp_path, capsys, monkeypatch, argv, names):
+    """Each bad command line exits 2 with one stderr line naming what is wrong, writing nothing."""
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    _assert_one_line(captured.err, *names)
+    assert captured.out == ""
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            'base = "hague-2035"\n[parameters]\nbogus_key = 1\n',
+            "bad.toml: parameters.bogus_key: unknown parameter",
+        ),
+        (
+            'base = "hague-2035"\n[parameters]\nadjustment_speed = 5\n',
+            "bad.toml: parameters.adjustment_speed: 5 is outside the allowed range [0.05, 1]",
+        ),
+        (
+            'base = "hague-2035"\n[allies.ISL]\nrecruit_rate = 0.1\n',
+            "bad.toml: allies.ISL.recruit_rate",
+        ),
+        ('base = "hague-2035"\n[parameters\n', "bad.toml: invalid TOML"),
+    ],
+)
+def test_malformed_scenario_file_exits_2_with_one_line(tmp_path, capsys, text, expected):
+    """A bad scenario file exits 2 with one line FILE: FIELD: problem and writes no tables."""
+    path = tmp_path / "bad.toml"
+    path.write_text(text, encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["run", str(path), "--out", str(out)]) == 2
+    captured = capsys.readouterr()
+    _assert_one_line(captured.err)
+    assert captured.err.startswith(expected), captured.err
+    assert captured.out == ""
+    assert not out.exists()
+
+
+def test_unwritable_out_exits_2_before_running(tmp_path, capsys):
+    """--out under a regular file exits 2 with one line naming --out."""
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    target = blocker / "sub"
+    assert main(["run", "hague-2035", "--out", str(target)]) == 2
+    captured = capsys.readouterr()
+    _assert_one_line(captured.err, "--out", str(target), "not writable")
+    assert captured.out == ""
+    assert blocker.read_text() == "x"
+
+
+# --- the installed console script ------------------------------------------------------------
+
+
+def test_console_script_run_matches_in_process_run(hague7, tmp_path):
+    """The installed `alliance` writes the same tables as main() for the same seed."""
+    out = tmp_path / "cli"
+    done = subprocess.run(
+        [_console_script(), "run", "hague-2035", "--seed", "7", "--out", str(out)],
         capture_output=True,
         text=True,
         check=False,
+        cwd=tmp_path,
+        timeout=120,
     )
-    assert good.returncode == 0, good.stderr
-    assert "Alliance in 2025 (start 2014" in good.stdout
-    bad = subprocess.run(
-        [ALLIANCE, "run", "hague-2035", "--seed", "x"], capture_output=True, text=True, check=False
+    assert done.returncode == 0, done.stderr
+    assert "allies at >= 3.5% core" in done.stdout and "capability gap" in done.stdout
+    assert sorted(p.name for p in out.iterdir()) == sorted(FILES)
+    for in_process, console in zip(_tables(hague7[0]), _tables(out), strict=True):
+        pd.testing.assert_frame_equal(in_process, console)
+    assert _manifest(out)["scenario"] == _manifest(hague7[0])["scenario"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "names"),
+    [
+        (["run", "hague-2035", "--seed", "x"], ["--seed"]),
+        (["run", "hague-2035", "--set", "adjustment_speed=9"], ["adjustment_speed"]),
+    ],
+)
+def test_console_script_bad_input_exits_2_without_traceback(tmp_path, argv, names):
+    """The installed `alliance` reports bad input on one stderr line with status 2."""
+    done = subprocess.run(
+        [_console_script(), *argv],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+        timeout=120,
     )
-    assert bad.returncode == 2
-    assert "Traceback" not in bad.stderr and bad.stderr.count("\n") == 1
+    assert done.returncode == 2
+    _assert_one_line(done.stderr, *names)
+    assert done.stdout == ""
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,400 @@
+"""Scenario files: the named scenarios, inheritance, parameter overrides and every bad input."""
+
+import math
+
+import pytest
+
+from sim.parameters import DEFAULTS, PARAMETERS
+from sim.scenario import ScenarioError, list_scenarios, load_scenario, scenarios_dir
+
+NAMED = (
+    "hague-2035",
+    "recession-2027",
+    "spain-opt-out",
+    "status-quo-2pct",
+    "threat-de-escalation",
+    "threat-escalation",
+    "us-retrenchment",
+    "wales-2014",
+)
+
+
+def _write(tmp_path, text, name="t.toml"):
+    path = tmp_path / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _error(target, **overrides):
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(target, **overrides)
+    err = info.value
+    assert type(err) is ScenarioError
+    assert "\n" not in str(err)
+    return err
+
+
+# --- the named scenarios ---------------------------------------------------------------------
+
+
+def test_list_scenarios_names_all_eight_with_their_descriptions():
+    """list_scenarios gives exactly the eight named scenarios, sorted, each with its description."""
+    listed = list_scenarios()
+    assert [name for name, _ in listed] == sorted(NAMED)
+    assert {p.stem for p in scenarios_dir().glob("*.toml")} == set(NAMED)
+    for name, description in listed:
+        assert description == load_scenario(name).description
+
+
+@pytest.mark.parametrize("name", NAMED)
+def test_every_named_scenario_loads_complete(name):
+    """Each named scenario loads with a description, a valid span and every parameter."""
+    s = load_scenario(name)
+    assert s.name == name
+    assert isinstance(s.description, str) and len(s.description) > 10
+    assert s.description == s.description.strip()
+    assert 2014 <= s.start_year <= 2025 and s.start_year <= s.end_year
+    assert list(s.years) == list(range(s.start_year, s.end_year + 1))
+    assert s.pledge.year >= s.start_year
+    assert set(s.parameters) == set(PARAMETERS)
+    assert all(PARAMETERS[k].check(v) is None for k, v in s.parameters.items())
+    assert s.threat_mode in ("path", "adversary")
+
+
+def test_hague_baseline_values():
+    """The baseline has its file's values, defaults elsewhere, and us_demand equal to the pledge."""
+    s = load_scenario("hague-2035")
+    assert (s.start_year, s.end_year) == (2025, 2035)
+    assert (s.pledge.core_pct, s.pledge.related_pct, s.pledge.year) == (3.5, 1.5, 2035)
+    assert s.us_demand == s.pledge
+    assert (s.review_year, s.targets_adoption_year) == (2029, 2025)
+    assert s.parameters["us_pressure_start"] == 0.8
+    assert s.parameters["adjustment_speed"] == DEFAULTS["adjustment_speed"]
+    assert dict(s.allies["DEU"]) == {"fiscal_space": 1.0}
+    assert s.path_value("threat", 2030) == 1.0
+    assert s.path_value("us_retrenchment", 2030) == 0.0
+    assert s.path_value("fiscal_space_factor", 2030) == 1.0
+
+
+# --- inheritance -----------------------------------------------------------------------------
+
+
+def test_base_inheritance_keeps_the_base_and_adds_the_child():
+    """spain-opt-out inherits hague-2035's years, pledge, paths, parameters and allies."""
+    base, child = load_scenario("hague-2035"), load_scenario("spain-opt-out")
+    assert child.description != base.description
+    for attr in ("start_year", "end_year", "pledge", "us_demand", "review_year", "threat_mode"):
+        assert getattr(child, attr) == getattr(base, attr), attr
+    assert child.targets_adoption_year == base.targets_adoption_year
+    assert child.parameters == base.parameters
+    assert dict(child.allies["DEU"]) == dict(base.allies["DEU"])
+    assert dict(child.allies["ESP"]) == {"sovereign_cap_pct": 2.1, "pledge_core_pct": 2.1}
+    assert "ESP" not in base.allies
+
+
+def test_base_inheritance_merges_nested_tables():
+    """A child's [pledge], [parameters] and [paths] merge key by key into the base's."""
+    sq = load_scenario("status-quo-2pct")
+    assert (sq.pledge.core_pct, sq.pledge.related_pct) == (2.0, 0.0)
+    assert sq.pledge.year == 2035 and sq.review_year == 2029
+    assert sq.parameters["us_pressure_start"] == 0.3
+    assert sq.parameters["target_uplift"] == 0.0
+    assert sq.parameters["adjustment_speed"] == DEFAULTS["adjustment_speed"]
+
+    rec = load_scenario("recession-2027")
+    assert set(rec.paths) == {"threat", "gdp_growth_shock_pp", "fiscal_space_factor"}
+    assert rec.path_value("threat", 2030) == 1.0
+    assert rec.path_value("gdp_growth_shock_pp", 2026) == 0.0
+    assert rec.path_value("gdp_growth_shock_pp", 2027) == -3.0
+    assert rec.path_value("gdp_growth_shock_pp", 2028) == -1.0
+    assert rec.path_value("gdp_growth_shock_pp", 2033) == 0.0
+    assert rec.path_value("fiscal_space_factor", 2030) == 0.75
+    assert rec.parameters["us_pressure_start"] == 0.8
+
+
+def test_a_user_file_can_inherit_and_override(tmp_path):
+    """A file outside the package can name a base and override a parameter and an ally."""
+    path = _write(
+        tmp_path,
+        'base = "hague-2035"\ndescription = "mine"\nend_year = 2030\n'
+        "[parameters]\nadjustment_speed = 0.5\n[allies.DEU]\nrecruit_rate = 0.05\n",
+        "mine.toml",
+    )
+    s = load_scenario(path)
+    assert (s.name, s.description, s.start_year, s.end_year) == ("mine", "mine", 2025, 2030)
+    assert s.parameters["adjustment_speed"] == 0.5
+    assert s.parameters["us_pressure_start"] == 0.8
+    assert dict(s.allies["DEU"]) == {"fiscal_space": 1.0, "recruit_rate": 0.05}
+    assert (
+        load_scenario("hague-2035").parameters["adjustment_speed"] == DEFAULTS["adjustment_speed"]
+    )
+
+
+def test_a_relative_base_is_found_next_to_the_file(tmp_path, monkeypatch):
+    """A relative base path means the file beside the child, not one in the working folder."""
+    _write(tmp_path, 'base = "hague-2035"\ndescription = "decoy"\n', "parent.toml")
+    _write(tmp_path, 'base = "hague-2035"\ndescription = "right"\n', "sub/parent.toml")
+    child = _write(tmp_path, 'base = "parent.toml"\nend_year = 2031\n', "sub/child.toml")
+    monkeypatch.chdir(tmp_path)
+    s = load_scenario(child)
+    assert (s.description, s.end_year) == ("right", 2031)
+    monkeypatch.chdir(tmp_path / "sub")
+    assert load_scenario("child.toml").description == "right"
+
+
+# --- parameter overrides ---------------------------------------------------------------------
+
+
+def test_with_parameters_returns_a_changed_copy():
+    """with_parameters changes only the named parameters and leaves the original alone."""
+    s = load_scenario("hague-2035")
+    t = s.with_parameters(adjustment_speed=0.5, lead_time_logistics=4)
+    assert t.parameters["adjustment_speed"] == 0.5 and t.parameters["lead_time_logistics"] == 4
+    assert s.parameters["adjustment_speed"] == DEFAULTS["adjustment_speed"]
+    assert t != s
+    assert {k for k in PARAMETERS if t.parameters[k] != s.parameters[k]} == {
+        "adjustment_speed",
+        "lead_time_logistics",
+    }
+    assert (t.pledge, t.paths, t.allies, t.name) == (s.pledge, s.paths, s.allies, s.name)
+    assert load_scenario("hague-2035", adjustment_speed=0.5).parameters == t.parameters | {
+        "lead_time_logistics": s.parameters["lead_time_logistics"]
+    }
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "phrase"),
+    [
+        ({"bogus_key": 1.0}, "parameters.bogus_key", "unknown parameter"),
+        ({"adjustment_speed": 5.0}, "parameters.adjustment_speed", "outside the allowed range"),
+        ({"adjustment_speed": 0.0}, "parameters.adjustment_speed", "outside the allowed range"),
+        ({"adjustment_speed": "fast"}, "parameters.adjustment_speed", "expected a number"),
+        ({"adjustment_speed": True}, "parameters.adjustment_speed", "expected a number"),
+        ({"adjustment_speed": math.nan}, "parameters.adjustment_speed", "must be finite"),
+        ({"lead_time_logistics": 2.5}, "parameters.lead_time_logistics", "whole number"),
+        ({"debt_threshold_pct": 160.0}, "parameters.debt_ceiling_pct", "must exceed"),
+        (
+            {"threat_near_km": 1000.0, "threat_reach_km": 1000.0},
+            "parameters.threat_reach_km",
+            "must exceed",
+        ),
+    ],
+)
+def test_with_parameters_validates(overrides, field, phrase):
+    """Bad overrides raise ScenarioError naming the parameter, through both entry points."""
+    s = load_scenario("hague-2035")
+    with pytest.raises(ScenarioError) as info:
+        s.with_parameters(**overrides)
+    assert info.value.where == field
+    assert phrase in info.value.problem
+    assert str(info.value).startswith(f"hague-2035.toml: {field}: ")
+    assert _error("hague-2035", **overrides).where == field
+
+
+# --- bad files -------------------------------------------------------------------------------
+
+BASE = 'base = "hague-2035"\n'
+BAD = [
+    # (id, text, field, phrase in the problem)
+    ("unknown-top-key", BASE + "bogus = 1\n", "bogus", "unknown field"),
+    ("unknown-pledge-key", BASE + "[pledge]\ngoal = 1\n", "pledge.goal", "unknown field"),
+    (
+        "unknown-parameter",
+        BASE + "[parameters]\nbogus_key = 1\n",
+        "parameters.bogus_key",
+        "unknown parameter",
+    ),
+    (
+        "string-parameter",
+        BASE + '[parameters]\nadjustment_speed = "fast"\n',
+        "parameters.adjustment_speed",
+        "expected a number",
+    ),
+    ("string-pledge", BASE + '[pledge]\ncore_pct = "3.5"\n', "pledge.core_pct", "a number"),
+    ("float-start-year", BASE + "start_year = 2025.0\n", "start_year", "a whole number"),
+    ("float-end-year", BASE + "end_year = 2035.5\n", "end_year", "a whole number"),
+    ("float-pledge-year", BASE + "[pledge]\nyear = 2035.0\n", "pledge.year", "a whole number"),
+    (
+        "float-lead-time",
+        BASE + "[parameters]\nlead_time_logistics = 2.5\n",
+        "parameters.lead_time_logistics",
+        "whole number",
+    ),
+    (
+        "bool-parameter",
+        BASE + "[parameters]\nadjustment_speed = true\n",
+        "parameters.adjustment_speed",
+        "expected a number",
+    ),
+    ("bool-start-year", BASE + "start_year = true\n", "start_year", "bool"),
+    (
+        "bool-ally-field",
+        BASE + "[allies.DEU]\nfiscal_space = true\n",
+        "allies.DEU.fiscal_space",
+        "bool",
+    ),
+    ("bool-path", BASE + "[paths]\nthreat = { 2027 = true }\n", "paths.threat.2027", "bool"),
+    ("string-description", BASE + "description = 1\n", "description", "a string"),
+    ("parameters-not-table", BASE + "parameters = 1\n", "parameters", "a table"),
+    ("ally-not-table", BASE + "[allies]\nDEU = 1\n", "allies.DEU", "table"),
+    ("path-not-table", BASE + "[paths]\nthreat = 1.0\n", "paths.threat", "table"),
+    (
+        "parameter-too-high",
+        BASE + "[parameters]\nadjustment_speed = 5\n",
+        "parameters.adjustment_speed",
+        "5 is outside the allowed range [0.05, 1]",
+    ),
+    (
+        "parameter-too-low",
+        BASE + "[parameters]\nfree_riding = -0.1\n",
+        "parameters.free_riding",
+        "outside the allowed range",
+    ),
+    (
+        "parameters-inconsistent",
+        BASE + "[parameters]\ndebt_threshold_pct = 160\n",
+        "parameters.debt_ceiling_pct",
+        "must exceed debt_threshold_pct",
+    ),
+    ("pledge-out-of-range", BASE + "[pledge]\ncore_pct = 20.0\n", "pledge.core_pct", "outside"),
+    (
+        "path-out-of-range",
+        BASE + "[paths]\nthreat = { 2027 = 9.0 }\n",
+        "paths.threat.2027",
+        "outside",
+    ),
+    (
+        "ally-out-of-range",
+        BASE + "[allies.DEU]\nrecruit_rate = 0.9\n",
+        "allies.DEU.recruit_rate",
+        "outside",
+    ),
+    ("unknown-ally", BASE + "[allies.XXX]\nrecruit_rate = 0.05\n", "allies.XXX", "unknown ally"),
+    ("lowercase-ally", BASE + "[allies.deu]\nrecruit_rate = 0.05\n", "allies.deu", "unknown ally"),
+    (
+        "unknown-ally-field",
+        BASE + "[allies.DEU]\nwishes = 1\n",
+        "allies.DEU.wishes",
+        "unknown field",
+    ),
+    (
+        "iceland-recruits",
+        BASE + "[allies.ISL]\nrecruit_rate = 0.05\n",
+        "allies.ISL.recruit_rate",
+        "no armed forces",
+    ),
+    (
+        "iceland-core",
+        BASE + "[allies.ISL]\ncore_pct_start = 1.0\n",
+        "allies.ISL.core_pct_start",
+        "no armed forces",
+    ),
+    (
+        "nan-parameter",
+        BASE + "[parameters]\nfree_riding = nan\n",
+        "parameters.free_riding",
+        "must be finite",
+    ),
+    (
+        "inf-parameter",
+        BASE + "[parameters]\nfree_riding = inf\n",
+        "parameters.free_riding",
+        "must be finite",
+    ),
+    (
+        "nan-path",
+        BASE + "[paths]\nthreat = { 2027 = nan }\n",
+        "paths.threat.2027",
+        "must be finite",
+    ),
+    (
+        "nan-ally",
+        BASE + "[allies.POL]\nrecruit_rate = nan\n",
+        "allies.POL.recruit_rate",
+        "must be finite",
+    ),
+    ("nan-pledge", BASE + "[pledge]\ncore_pct = nan\n", "pledge.core_pct", "must be finite"),
+    (
+        "start-after-end",
+        BASE + "start_year = 2025\nend_year = 2024\n",
+        "end_year",
+        "2024 is before start_year 2025",
+    ),
+    ("start-after-data", BASE + "start_year = 2026\n", "start_year", "after the last year"),
+    ("start-before-data", BASE + "start_year = 2013\n", "start_year", "outside"),
+    ("pledge-before-start", BASE + "[pledge]\nyear = 2024\n", "pledge.year", "before start_year"),
+    (
+        "demand-before-start",
+        BASE + "[us_demand]\nyear = 2020\n",
+        "us_demand.year",
+        "before start_year",
+    ),
+    ("unknown-path", BASE + "[paths]\nweather = { 2027 = 1.0 }\n", "paths.weather", "unknown path"),
+    ("non-year-key", BASE + "[paths]\nthreat = { soon = 1.0 }\n", "paths.threat.soon", "a year"),
+    ("bad-threat-mode", BASE + 'threat_mode = "chaos"\n', "threat_mode", "adversary"),
+    ("missing-description", "start_year = 2025\n", "description", "missing"),
+    (
+        "missing-pledge-year",
+        'description = "d"\nstart_year = 2025\nend_year = 2030\n'
+        "[pledge]\ncore_pct = 2.0\nrelated_pct = 0.0\n",
+        "pledge.year",
+        "missing",
+    ),
+    ("unknown-base", 'base = "nowhere"\ndescription = "d"\n', "base", "unknown scenario"),
+    ("missing-base-file", 'base = "gone.toml"\ndescription = "d"\n', "base", "no such"),
+]
+
+
+@pytest.mark.parametrize(("text", "field", "phrase"), [b[1:] for b in BAD], ids=[b[0] for b in BAD])
+def test_bad_scenario_file_names_the_field(tmp_path, text, field, phrase):
+    """Each bad file raises ScenarioError whose FIELD is exactly the offending one."""
+    err = _error(_write(tmp_path, text))
+    assert (err.source, err.where) == ("t.toml", field)
+    assert phrase in err.problem
+    assert str(err) == f"t.toml: {field}: {err.problem}"
+
+
+def test_invalid_toml_is_a_scenario_error(tmp_path):
+    """A TOML syntax error is reported as the file with no field."""
+    err = _error(_write(tmp_path, BASE + "[parameters\n"))
+    assert (err.source, err.where) == ("t.toml", "")
+    assert err.problem.startswith("invalid TOML")
+    assert str(err).startswith("t.toml: invalid TOML")
+
+
+def test_error_in_a_base_file_names_the_base(tmp_path):
+    """A problem inside a base file is reported against that file."""
+    _write(tmp_path, BASE + "[parameters]\nbogus_key = 1\n", "parent.toml")
+    err = _error(_write(tmp_path, 'base = "parent.toml"\n', "child.toml"))
+    assert (err.source, err.where) == ("parent.toml", "parameters.bogus_key")
+
+
+def test_a_base_loop_is_refused(tmp_path):
+    """Two files naming each other as base raise ScenarioError at the base field."""
+    _write(tmp_path, 'base = "b.toml"\ndescription = "a"\n', "a.toml")
+    _write(tmp_path, 'base = "a.toml"\ndescription = "b"\n', "b.toml")
+    err = _error(tmp_path / "a.toml")
+    assert err.where == "base"
+    assert "loop" in err.problem
+
+
+def test_a_file_naming_itself_as_base_is_refused(tmp_path):
+    """A file that is its own base is a loop too."""
+    err = _error(_write(tmp_path, 'base = "t.toml"\ndescription = "t"\n'))
+    assert (err.where, "loop" in err.problem) == ("base", True)
+
+
+def test_unknown_scenario_and_missing_file(tmp_path):
+    """An unknown name lists the known ones; a missing file says so."""
+    err = _error("no-such-scenario")
+    assert (err.source, err.where) == ("no-such-scenario", "")
+    assert "unknown scenario" in err.problem and "hague-2035" in err.problem
+    err = _error(tmp_path / "absent.toml")
+    assert err.where == "" and "no such scenario file" in err.problem
+
+
+def test_iceland_may_set_its_economy(tmp_path):
+    """Fields not about forces are allowed for Iceland."""
+    s = load_scenario(_write(tmp_path, BASE + "[allies.ISL]\nfiscal_space = 0.5\n"))
+    assert dict(s.allies["ISL"]) == {"fiscal_space": 0.5}
