@@ -7,6 +7,7 @@ folder) prints one line on stderr naming what is wrong and exits with status 2.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -49,12 +50,10 @@ def _assignment(text: str) -> tuple[str, float]:
         value = float(raw)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{name}: expected a number, got {raw!r}") from None
-    if PARAMETERS[name].integer and value.is_integer():
-        value = int(value)
     problem = PARAMETERS[name].check(value)
     if problem:
         raise argparse.ArgumentTypeError(f"{name}: {problem}")
-    return name, value
+    return name, PARAMETERS[name].coerce(value)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -169,6 +168,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("alliance: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `alliance parameters | head`: the reader left; not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

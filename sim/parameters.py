@@ -57,6 +57,10 @@ class Parameter:
             return f"{value} is outside the allowed range [{self.low:g}, {self.high:g}]"
         return None
 
+    def coerce(self, value: float) -> float:
+        """``value`` as the model uses it: ``int`` for whole-number parameters, else ``float``."""
+        return int(value) if self.integer else float(value)
+
 
 def _p(name, default, unit, low, high, source, description, integer=False) -> Parameter:
     return Parameter(name, default, unit, low, high, source, description, integer)

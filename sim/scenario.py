@@ -115,8 +115,7 @@ class Scenario:
         src = Path(self.source).name if self.source else self.name
         params = dict(self.parameters)
         for name, value in overrides.items():
-            _check_parameter(src, name, value)
-            params[name] = value
+            params[name] = _check_parameter(src, name, value)
         _check_consistency(src, params)
         return replace(self, parameters=MappingProxyType(params))
 
@@ -250,13 +249,15 @@ def _check_range(src: str, where: str, value: float, low: float, high: float) ->
         raise ScenarioError(src, where, f"{value} is outside the allowed range [{low:g}, {high:g}]")
 
 
-def _check_parameter(src: str, name: str, value: Any) -> None:
+def _check_parameter(src: str, name: str, value: Any) -> float:
+    """Validate one parameter value and return it coerced to the parameter's type."""
     param = PARAMETERS.get(name)
     if param is None:
         raise ScenarioError(src, f"parameters.{name}", "unknown parameter")
     problem = param.check(value)
     if problem:
         raise ScenarioError(src, f"parameters.{name}", problem)
+    return param.coerce(value)
 
 
 def _check_consistency(src: str, params: dict[str, float]) -> None:
@@ -364,7 +365,15 @@ def load_scenario(name_or_path: str | Path, **overrides: float) -> Scenario:
     )
     if demand.year < start:
         raise ScenarioError(src, "us_demand.year", f"{demand.year} is before start_year {start}")
-    params = dict(DEFAULTS) | raw.get("parameters", {})
+    for where, year in (
+        ("pledge.review_year", pledge_raw.get("review_year")),
+        ("targets.adoption_year", raw.get("targets", {}).get("adoption_year")),
+    ):
+        if year is not None and year < start:
+            raise ScenarioError(src, where, f"{year} is before start_year {start}")
+    params = dict(DEFAULTS) | {
+        name: PARAMETERS[name].coerce(value) for name, value in raw.get("parameters", {}).items()
+    }
     _check_consistency(src, params)
     scenario = Scenario(
         name=path.stem,

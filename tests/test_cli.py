@@ -320,3 +320,17 @@ def test_console_script_bad_input_exits_2_without_traceback(tmp_path, argv, name
     _assert_one_line(done.stderr, *names)
     assert done.stdout == ""
     assert list(tmp_path.iterdir()) == []
+
+
+def test_console_script_survives_a_closed_pipe():
+    """`alliance parameters | head -1` ends quietly: no BrokenPipeError traceback."""
+    done = subprocess.run(
+        f"'{_console_script()}' parameters | head -1",
+        shell=True,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.stdout.startswith("threat_scale")
+    assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr

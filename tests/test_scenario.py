@@ -398,3 +398,24 @@ def test_iceland_may_set_its_economy(tmp_path):
     """Fields not about forces are allowed for Iceland."""
     s = load_scenario(_write(tmp_path, BASE + "[allies.ISL]\nfiscal_space = 0.5\n"))
     assert dict(s.allies["ISL"]) == {"fiscal_space": 0.5}
+
+
+@pytest.mark.parametrize(
+    ("section", "field"), [("pledge", "review_year"), ("targets", "adoption_year")]
+)
+def test_event_year_before_start_is_rejected(tmp_path, section, field):
+    """A review or target adoption before the start year names the field."""
+    path = _write(tmp_path, f'base = "hague-2035"\n[{section}]\n{field} = 2020\n')
+    err = _error(path)
+    assert str(err).startswith(f"t.toml: {section}.{field}:") and "2020" in str(err)
+
+
+def test_whole_number_in_file_takes_the_parameter_type(tmp_path):
+    """`lead_time_logistics = 4.0` is recorded as int 4; `adjustment_speed = 1` as float 1.0."""
+    path = _write(
+        tmp_path,
+        'base = "hague-2035"\n[parameters]\nlead_time_logistics = 4.0\nadjustment_speed = 1\n',
+    )
+    params = load_scenario(path).parameters
+    assert params["lead_time_logistics"] == 4 and type(params["lead_time_logistics"]) is int
+    assert params["adjustment_speed"] == 1.0 and type(params["adjustment_speed"]) is float
