@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from mesa import Agent
 
-from sim.mechanisms.threat import adversary_effort
+from sim.dynamics import adversary_update
 
 
 class Adversary(Agent):
@@ -29,13 +29,4 @@ class Adversary(Agent):
         Args:
             capability_ratio: Allied capability last year over its start value.
         """
-        p = self.model.p
-        self.effort = float(
-            adversary_effort(
-                self.effort,
-                capability_ratio,
-                p["adversary_response"],
-                p["adversary_fatigue"],
-                p["adversary_effort_cap"],
-            )
-        )
+        self.effort = float(adversary_update(self.effort, capability_ratio, self.model.p))

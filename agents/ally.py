@@ -7,15 +7,16 @@ from typing import TYPE_CHECKING
 import numpy as np
 from mesa import Agent
 
-from sim.mechanisms.build import allocate_orders
-from sim.mechanisms.delivery import advance_pipeline, depreciate, receive
-from sim.mechanisms.economy import grow_gdp
-from sim.mechanisms.personnel import affordable_personnel, update_personnel
-from sim.mechanisms.pledge import pledge_path
-from sim.mechanisms.spending import adjust_core_share, adjust_related_share, desired_core_share
+from sim.dynamics import (
+    chosen_spending,
+    delivered_stock,
+    grown_gdp,
+    placed_orders,
+    recruited,
+    spending_usd,
+)
 from sim.mechanisms.targets import fulfilment
-from sim.mechanisms.threat import perceived_threat
-from sim.parameters import CATEGORIES, lead_times
+from sim.parameters import CATEGORIES
 
 if TYPE_CHECKING:
     from sim.model import AllianceModel
@@ -44,6 +45,7 @@ class Ally(Agent):
         super().__init__(model)
         s = model.initial
         self.index = index
+        self.start = s.ally(index)
         self.iso3 = str(s.iso3[index])
         self.name = str(s.names[index])
         self.has_forces = bool(s.has_forces[index])
@@ -67,7 +69,7 @@ class Ally(Agent):
     @property
     def spending_usd_bn(self) -> float:
         """Core defence spending (USD bn, constant 2024 prices)."""
-        return self.core_pct_gdp / 100 * self.gdp_usd_bn
+        return spending_usd(self.core_pct_gdp, self.gdp_usd_bn)
 
     @property
     def shortfall(self) -> float:
@@ -83,96 +85,64 @@ class Ally(Agent):
     def grow(self) -> None:
         """Grow GDP (mechanism 8)."""
         m, i, k = self.model, self.index, self.model.year_index
-        s = m.initial
-        noise = 0.0 if s.observed_growth[k, i] else m.p["gdp_growth_noise_sd"] * m.shocks.gdp[k, i]
         self.gdp_usd_bn = float(
-            grow_gdp(self.gdp_usd_bn, s.growth[k, i], m.path("gdp_growth_shock_pp"), noise)
+            grown_gdp(
+                self.gdp_usd_bn,
+                self.start.growth[k],
+                self.start.observed_growth[k],
+                m.shocks.gdp[k, i],
+                m.path("gdp_growth_shock_pp"),
+                m.p,
+            )
         )
 
     def choose_spending(self) -> None:
         """Choose this year's core and related shares (mechanism 3)."""
-        m, i, p, s = self.model, self.index, self.model.p, self.model.initial
-        space = s.fiscal_space[i] * m.path("fiscal_space_factor")
-        pledge, demand = m.spec.pledge, m.spec.us_demand
-        related_path = pledge_path(
-            m.year, m.spec.start_year, s.related[i], pledge.related_pct, pledge.year
-        )
-        self.related_pct_gdp = float(
-            adjust_related_share(self.related_pct_gdp, related_path, p["related_adjust"], space)
-        )
-        if not self.has_forces:
-            return
-        desired = desired_core_share(
-            anchor=s.core[i],
-            perceived_threat=perceived_threat(
-                m.threat, s.proximity[i], m.us_retrenchment, p["retrenchment_threat_gain"]
-            ),
-            perceived_threat_ref=s.perceived_threat_ref[i],
-            threat_response=p["threat_response_pp"],
-            shortfall=self.shortfall,
-            shortfall_ref=s.shortfall_ref[i],
-            capability_response=p["capability_response_pp"],
-            spill=m.spill[i],
-            spill_ref=s.spill_ref[i],
-            free_riding=s.free_riding[i],
-            mean_burden=m.mean_burden,
-            mean_burden_ref=s.mean_burden_ref,
-            conformity=p["peer_conformity"],
-            pledge_path=pledge_path(
-                m.year, m.spec.start_year, s.core[i], s.pledge_core[i] * m.review, pledge.year
-            ),
-            pledge_commitment=p["pledge_commitment"],
-            demand_path=pledge_path(
-                m.year, m.spec.start_year, s.core[i], demand.core_pct * m.review, demand.year
-            ),
+        m, i = self.model, self.index
+        core, related = chosen_spending(
+            self.core_pct_gdp,
+            self.related_pct_gdp,
+            self.shortfall,
+            s=self.start,
+            spec=m.spec,
+            year=m.year,
+            threat=m.threat,
+            retrenchment=m.us_retrenchment,
             pressure=m.us_pressure,
-            pressure_response=p["us_pressure_response"],
+            spill=m.spill[i],
+            burden=m.mean_burden,
+            review=m.review,
+            fiscal_factor=m.path("fiscal_space_factor"),
+            innovation=m.shocks.spending[m.year_index, i],
+            p=m.p,
         )
-        self.core_pct_gdp = float(
-            adjust_core_share(
-                self.core_pct_gdp,
-                desired,
-                p["adjustment_speed"],
-                space * p["fiscal_max_rise_pp"],
-                p["fiscal_max_cut_pp"],
-                p["spending_noise_sd"] * m.shocks.spending[m.year_index, i],
-                s.cap[i],
-            )
-        )
+        self.core_pct_gdp, self.related_pct_gdp = float(core), float(related)
 
     def place_orders(self) -> None:
         """Order equipment by category shortfall and advance the pipeline (mechanisms 4-5)."""
-        p = self.model.p
-        budget = self.spending_usd_bn * self.equipment_share
-        position = self.stock + self.pipeline.sum(axis=-1) + self.backlog
-        orders = allocate_orders(
-            budget, position, self.targets, self.model.profile, p["build_shortfall_focus"]
+        self.due, self.pipeline = placed_orders(
+            self.spending_usd_bn,
+            self.equipment_share,
+            self.stock,
+            self.pipeline,
+            self.backlog,
+            self.targets,
+            self.model.profile,
+            self.model.p,
         )
-        self.due, self.pipeline = advance_pipeline(self.pipeline, orders, lead_times(p))
 
     def take_delivery(self) -> None:
         """Receive what industry delivers this year; retire old equipment (mechanism 5)."""
-        delivered, self.backlog = receive(self.due, self.backlog, self.model.fill)
-        self.stock = depreciate(self.stock, delivered, self.model.p["depreciation_rate"])
+        self.stock, self.backlog = delivered_stock(
+            self.due, self.backlog, self.stock, self.model.fill, self.model.p
+        )
         self._update_fulfilment()
 
     def recruit(self) -> None:
         """Grow or shrink personnel toward the goal (mechanism 6)."""
-        s, i, p = self.model.initial, self.index, self.model.p
-        affordable = affordable_personnel(
-            s.personnel[i],
-            self.core_pct_gdp,
-            s.core[i],
-            self.equipment_share,
-            s.equipment_share[i],
-        )
         self.personnel_k = float(
-            update_personnel(
-                self.personnel_k,
-                s.personnel_goal[i],
-                affordable,
-                s.recruit_rate[i],
-                p["personnel_attrition_max"],
+            recruited(
+                self.personnel_k, self.core_pct_gdp, self.equipment_share, self.start, self.model.p
             )
         )
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from agents.ally import Ally
-from sim.mechanisms.pressure import us_pressure, us_retrenchment
+from sim.dynamics import us_update
 
 
 class UnitedStates(Ally):
@@ -31,19 +31,11 @@ class UnitedStates(Ally):
         Args:
             lagging: Share of allies behind the demanded path last year.
         """
-        p = self.model.p
-        self.us_retrenchment = float(
-            us_retrenchment(
-                self.us_retrenchment,
-                self.us_pressure,
-                lagging,
-                p["retrenchment_threshold"],
-                p["retrenchment_rate"],
-                self.model.path("us_retrenchment"),
-            )
+        pressure, retrenchment = us_update(
+            self.us_pressure,
+            self.us_retrenchment,
+            lagging,
+            self.model.path("us_retrenchment"),
+            self.model.p,
         )
-        self.us_pressure = float(
-            us_pressure(
-                self.us_pressure, lagging, p["us_pressure_strength"], p["us_pressure_adjust"]
-            )
-        )
+        self.us_pressure, self.us_retrenchment = float(pressure), float(retrenchment)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import spearmanr
+from scipy.stats import rankdata
 
 
 def allies_at_or_above(share_pct, threshold_pct, counted):
@@ -32,11 +32,24 @@ def us_share(spending_usd, is_us):
     return np.where(is_us, spending_usd, 0.0).sum(axis=-1) / spending_usd.sum(axis=-1)
 
 
-def burden_gdp_spearman(gdp, core_pct, counted) -> float:
-    """Spearman correlation of GDP with core share across counted allies (one run).
+def burden_gdp_spearman(gdp, core_pct, counted):
+    """Spearman correlation of GDP with core share across counted allies, one per run.
 
+    rho = Pearson correlation of the ranks (ties ranked by their mean); 0 when either is constant.
     Olson and Zeckhauser's "exploitation of the great by the small" predicts a positive value;
     NATO's was 0.22 in 2014 and about 0 in 2024-25 (DOMAIN §4.1).
+
+    Args:
+        gdp: GDP per ally; allies on the last axis.
+        core_pct: Core share per ally (% GDP).
+        counted: Which allies count (those with armed forces).
+
+    Returns:
+        rho in [-1, 1], one per run.
     """
-    rho = spearmanr(gdp[counted], core_pct[counted]).statistic
-    return float(rho) if np.isfinite(rho) else 0.0
+    x = rankdata(gdp[..., counted], axis=-1)
+    y = rankdata(core_pct[..., counted], axis=-1)
+    x -= x.mean(axis=-1, keepdims=True)
+    y -= y.mean(axis=-1, keepdims=True)
+    norm = np.sqrt((x * x).sum(axis=-1) * (y * y).sum(axis=-1))
+    return np.where(norm > 0, (x * y).sum(axis=-1) / np.where(norm > 0, norm, 1.0), 0.0)

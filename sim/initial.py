@@ -5,7 +5,7 @@ Engine-independent: the Mesa model hands each agent its row; array engines take 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
@@ -85,6 +85,17 @@ class InitialState:
     def lagging_counted(self) -> np.ndarray:
         """Allies the US judges against its demand: those with forces, other than itself."""
         return self.has_forces & ~self.is_us
+
+    def ally(self, i: int) -> InitialState:
+        """Ally ``i``'s row: per-ally fields indexed at ``i``, alliance-wide fields unchanged."""
+        rows = {f.name: getattr(self, f.name)[i] for f in fields(self) if f.name not in _ALLIANCE}
+        rows["growth"] = self.growth[:, i]
+        rows["observed_growth"] = self.observed_growth[:, i]
+        return replace(self, **rows)
+
+
+_ALLIANCE = ("growth", "observed_growth", "capacity", "threat_ref", "mean_burden_ref")
+"""Fields of ``InitialState`` that are not indexed by ally first."""
 
 
 def _override(values: np.ndarray, iso3: np.ndarray, scenario: Scenario, key: str, scale=1.0):

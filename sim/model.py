@@ -6,14 +6,14 @@ import numpy as np
 from mesa import DataCollector, Model
 
 from agents import Adversary, Ally, UnitedStates
-from sim.indicators import allies_at_or_above, burden_gdp_spearman, mean_burden, us_share
+from sim.dynamics import (
+    alliance_measures,
+    alliance_view,
+    industry_update,
+    target_factors,
+    threat_update,
+)
 from sim.initial import build_initial_state
-from sim.mechanisms.delivery import delivery_fill, ramp_capacity
-from sim.mechanisms.pledge import pledge_path, review_factor
-from sim.mechanisms.pressure import lagging_share
-from sim.mechanisms.spending import spill_in
-from sim.mechanisms.targets import capability_gap
-from sim.mechanisms.threat import threat_level
 from sim.parameters import requirement_shares
 from sim.scenario import Scenario, load_scenario
 from sim.shocks import draw_shocks
@@ -123,37 +123,38 @@ class AllianceModel(Model):
         return self.spec.path_value(name, self.year)
 
     def _array(self, attr: str) -> np.ndarray:
+        """An ally attribute stacked over allies (allies first)."""
         return np.array([getattr(a, attr) for a in self.by_index])
 
-    @property
-    def _commitment(self) -> np.ndarray:
-        return np.where(self.initial.is_us, 1.0 - self.us.us_retrenchment, 1.0)
-
     def _observe(self) -> None:
-        """Summarise the alliance as it stands (last year's state for the coming decisions)."""
+        """Summarise the alliance as it stands: the measures reported and next year's inputs."""
+        core, total, gdp = (self._array(a) for a in ("core_pct_gdp", "total_pct_gdp", "gdp_usd_bn"))
+        stock, targets = self._array("stock"), self._array("targets")
+        retrenchment = self.us.us_retrenchment
         s = self.initial
-        core, gdp = self._array("core_pct_gdp"), self._array("gdp_usd_bn")
-        self.spill = spill_in(core / 100 * gdp, gdp, self._commitment)
-        self.mean_burden = float(mean_burden(core, s.has_forces))
-        demand = self.spec.us_demand
-        demanded_total = pledge_path(
+        self.spill, burden, lagging, ratio = alliance_view(
+            core,
+            total,
+            gdp,
+            stock,
+            retrenchment,
+            self.review,
             self.year,
-            self.spec.start_year,
-            s.core + s.related,
-            demand.core_pct * self.review + demand.related_pct,
-            demand.year,
+            s,
+            self.spec,
+            self.p,
+            self._stock0,
         )
-        self.lagging = float(
-            lagging_share(
-                self._array("total_pct_gdp"),
-                demanded_total,
-                self.p["us_lag_tolerance_pp"],
-                s.lagging_counted,
-            )
+        self.mean_burden, self.lagging, self.capability_ratio = (
+            float(burden),
+            float(lagging),
+            float(ratio),
         )
-        self.capability_ratio = float(self._array("stock").sum() / self._stock0)
+        measures = alliance_measures(core, total, gdp, stock, targets, retrenchment, s)
+        for name, value in measures.items():
+            setattr(self, name, value.item())
 
-    # --- reported measures -----------------------------------------------------------------
+    # --- reported measures (the rest are set by ``_observe``) ------------------------------
     @property
     def us_pressure(self) -> float:
         """US pressure on the allies, in [0, 1]."""
@@ -164,90 +165,32 @@ class AllianceModel(Model):
         """Share of US capability withdrawn from Europe, in [0, 1]."""
         return self.us.us_retrenchment
 
-    @property
-    def allies_ge_2pct(self) -> int:
-        """Allies with core spending of at least 2% of GDP."""
-        return int(allies_at_or_above(self._array("core_pct_gdp"), 2.0, self.initial.has_forces))
-
-    @property
-    def allies_ge_3_5pct_core(self) -> int:
-        """Allies with core spending of at least 3.5% of GDP."""
-        return int(allies_at_or_above(self._array("core_pct_gdp"), 3.5, self.initial.has_forces))
-
-    @property
-    def allies_ge_5pct_total(self) -> int:
-        """Allies with core plus related spending of at least 5% of GDP."""
-        return int(allies_at_or_above(self._array("total_pct_gdp"), 5.0, self.initial.has_forces))
-
-    @property
-    def capability_gap(self) -> float:
-        """Share of all capability targets not met (withdrawn US forces do not count)."""
-        stock = np.stack(self._array_rows("stock"))
-        targets = np.stack(self._array_rows("targets"))
-        return float(capability_gap(stock, targets, self._commitment))
-
-    def _array_rows(self, attr: str) -> list[np.ndarray]:
-        return [getattr(a, attr) for a in self.by_index]
-
-    @property
-    def us_share_of_spending(self) -> float:
-        """US share of the alliance's core defence spending."""
-        return float(us_share(self._array("spending_usd_bn"), self.initial.is_us))
-
-    @property
-    def mean_core_pct_gdp(self) -> float:
-        """Unweighted mean core share (% GDP) of allies with forces."""
-        return float(mean_burden(self._array("core_pct_gdp"), self.initial.has_forces))
-
-    @property
-    def burden_gdp_spearman(self) -> float:
-        """Spearman correlation of GDP and core share (Olson-Zeckhauser's test)."""
-        return burden_gdp_spearman(
-            self._array("gdp_usd_bn"), self._array("core_pct_gdp"), self.initial.has_forces
-        )
-
     # --- dynamics --------------------------------------------------------------------------
     def step(self) -> None:
         """Advance one year."""
         p, spec = self.p, self.spec
-        lagging, capability_ratio = self.lagging, self.capability_ratio
         self.year += 1
-        self.us.apply_pressure(lagging)
+        self.us.apply_pressure(self.lagging)
         path = self.path("threat")
         if self.adversary is not None:
-            self.adversary.respond(capability_ratio)
-            path = self.spec.path_value("threat", spec.start_year) * self.adversary.effort
-        self.threat, self._threat_deviation = (
-            float(x)
-            for x in threat_level(
-                path,
-                self._threat_deviation,
-                self.shocks.threat[self.year_index],
-                p["threat_persistence"],
-                p["threat_noise_sd"],
-                p["threat_scale"],
-            )
+            self.adversary.respond(self.capability_ratio)
+            path = spec.path_value("threat", spec.start_year) * self.adversary.effort
+        threat, self._threat_deviation = threat_update(
+            path, self._threat_deviation, self.shocks.threat[self.year_index], p
         )
-        if spec.targets_adoption_year == self.year and self.year > spec.start_year:
-            self.allies.do("scale_targets", 1 + p["target_uplift"])
-        if spec.review_year == self.year:
-            self.review = float(
-                review_factor(
-                    self.threat,
-                    self.initial.threat_ref,
-                    p["review_threat_elasticity"],
-                    p["review_max_change"],
-                )
-            )
-            self.allies.do("scale_targets", self.review)
+        self.threat = float(threat)
+        for kind, factor in target_factors(
+            self.year, spec, self.threat, self.initial.threat_ref, p
+        ):
+            if kind == "review":
+                self.review = float(factor)
+            self.allies.do("scale_targets", factor)
 
         self.allies.do("grow")
         self.allies.do("choose_spending")
         self.allies.do("place_orders")
-        demand = sum(a.due + a.backlog for a in self.by_index)
-        self.fill = delivery_fill(demand, self.capacity)
-        self.capacity = ramp_capacity(
-            self.capacity, demand, p["industrial_ramp_rate"], p["capacity_decline_rate"]
+        self.fill, self.capacity = industry_update(
+            self._array("due"), self._array("backlog"), self.capacity, p
         )
         self.allies.do("take_delivery")
         self.allies.do("recruit")

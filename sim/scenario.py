@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import tomllib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from importlib.resources import files
 from pathlib import Path
 from types import MappingProxyType
@@ -96,6 +96,15 @@ class Scenario:
     parameters: MappingProxyType
     allies: MappingProxyType
     source: str = field(default="", compare=False)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Picklable state (for worker processes): read-only mappings as plain dicts."""
+        return {f.name: _thaw(getattr(self, f.name)) for f in fields(self)}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Rebuild from ``__getstate__``, mappings read-only again."""
+        for name, value in state.items():
+            object.__setattr__(self, name, _freeze(value))
 
     @property
     def years(self) -> range:
@@ -214,6 +223,18 @@ _TOP = {
 _PLEDGE = {"core_pct": float, "related_pct": float, "year": int, "review_year": int}
 _DEMAND = {"core_pct": float, "related_pct": float, "year": int}
 _TARGETS = {"adoption_year": int}
+
+
+def _thaw(value: Any) -> Any:
+    if isinstance(value, MappingProxyType | dict):
+        return {k: _thaw(v) for k, v in value.items()}
+    return value
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, dict):
+        return MappingProxyType({k: _freeze(v) for k, v in value.items()})
+    return value
 
 
 def _type_problem(value: Any, kind: type) -> str | None:

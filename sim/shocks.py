@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -35,3 +36,12 @@ def draw_shocks(rng: np.random.Generator, n_years: int, n_allies: int) -> Shocks
     """
     z = rng.standard_normal((n_years, 1 + 2 * n_allies))
     return Shocks(threat=z[:, 0], spending=z[:, 1 : 1 + n_allies], gdp=z[:, 1 + n_allies :])
+
+
+def stack_shocks(seeds: Sequence[int], n_years: int, n_allies: int) -> Shocks:
+    """Every run's shocks, each drawn by ``draw_shocks`` from its own seed, stacked runs first.
+
+    Run r sees exactly the numbers ``AllianceModel(rng=seeds[r])`` draws.
+    """
+    runs = [draw_shocks(np.random.default_rng(seed), n_years, n_allies) for seed in seeds]
+    return Shocks(*(np.stack([getattr(r, f.name) for r in runs]) for f in fields(Shocks)))

@@ -1,0 +1,295 @@
+"""One year of the model, phase by phase: the mechanisms composed once for every engine.
+
+Each function is one decision or update of one actor (an ally, the US, the adversary, industry,
+the alliance as observed). It works on plain floats for one ally (the Mesa agents) and on numpy
+arrays with allies on the last axis and runs in front (the ensemble engine), so both engines run
+exactly this code. The equations and their sources are in the ``sim.mechanisms`` functions called.
+
+``s`` is the run's ``InitialState`` (or one ally's row of it, ``InitialState.ally(i)``); ``p``
+maps parameter names to values; per-run scalars (threat, pressure...) broadcast against allies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from sim.indicators import allies_at_or_above, burden_gdp_spearman, mean_burden, us_share
+from sim.initial import InitialState
+from sim.mechanisms.build import allocate_orders
+from sim.mechanisms.delivery import (
+    advance_pipeline,
+    delivery_fill,
+    depreciate,
+    ramp_capacity,
+    receive,
+)
+from sim.mechanisms.economy import grow_gdp
+from sim.mechanisms.personnel import affordable_personnel, update_personnel
+from sim.mechanisms.pledge import pledge_path, review_factor
+from sim.mechanisms.pressure import lagging_share, us_pressure, us_retrenchment
+from sim.mechanisms.spending import (
+    adjust_core_share,
+    adjust_related_share,
+    desired_core_share,
+    spill_in,
+)
+from sim.mechanisms.targets import capability_gap
+from sim.mechanisms.threat import adversary_effort, perceived_threat, threat_level
+from sim.parameters import lead_times
+from sim.scenario import Scenario
+
+Params = Mapping[str, float]
+
+
+def us_update(pressure, retrenchment, lagging, floor, p: Params):
+    """The US's pressure and retrenchment this year, from last year's laggards (mechanism 2).
+
+    Returns:
+        (pressure U_t, retrenchment R_t); retrenchment reads last year's pressure.
+    """
+    retrenchment = us_retrenchment(
+        retrenchment,
+        pressure,
+        lagging,
+        p["retrenchment_threshold"],
+        p["retrenchment_rate"],
+        floor,
+    )
+    pressure = us_pressure(pressure, lagging, p["us_pressure_strength"], p["us_pressure_adjust"])
+    return pressure, retrenchment
+
+
+def adversary_update(effort, capability_ratio, p: Params):
+    """The adversary's effort this year, answering last year's allied capability (mechanism 1)."""
+    return adversary_effort(
+        effort,
+        capability_ratio,
+        p["adversary_response"],
+        p["adversary_fatigue"],
+        p["adversary_effort_cap"],
+    )
+
+
+def threat_update(path_value, deviation, innovation, p: Params):
+    """This year's alliance threat and its deviation from the path (mechanism 1).
+
+    Returns:
+        (threat theta_t, deviation x_t).
+    """
+    return threat_level(
+        path_value,
+        deviation,
+        innovation,
+        p["threat_persistence"],
+        p["threat_noise_sd"],
+        p["threat_scale"],
+    )
+
+
+def target_factors(year: int, spec: Scenario, threat, threat_ref, p: Params) -> list:
+    """Factors applied to every capability target this year, in order (mechanism 7).
+
+    The uplift (1 + u) in the adoption year, then the review factor (``review_factor``) in the
+    review year. The review factor also scales the pledge and the US demand from then on.
+
+    Returns:
+        A list of (kind, factor) with kind ``"uplift"`` or ``"review"``.
+    """
+    factors = []
+    if spec.targets_adoption_year == year and year > spec.start_year:
+        factors.append(("uplift", 1 + p["target_uplift"]))
+    if spec.review_year == year:
+        review = review_factor(
+            threat, threat_ref, p["review_threat_elasticity"], p["review_max_change"]
+        )
+        factors.append(("review", review))
+    return factors
+
+
+def grown_gdp(gdp, growth, observed, innovation, shock_pp, p: Params):
+    """GDP this year: observed growth as published, projected growth with noise (mechanism 8)."""
+    noise = np.where(observed, 0.0, p["gdp_growth_noise_sd"] * innovation)
+    return grow_gdp(gdp, growth, shock_pp, noise)
+
+
+def chosen_spending(
+    core,
+    related,
+    shortfall,
+    *,
+    s: InitialState,
+    spec: Scenario,
+    year: int,
+    threat,
+    retrenchment,
+    pressure,
+    spill,
+    burden,
+    review,
+    fiscal_factor,
+    innovation,
+    p: Params,
+):
+    """An ally's core and defence-related shares this year (mechanism 3).
+
+    Args:
+        core: Last year's core share (% GDP).
+        related: Last year's defence-related share (% GDP).
+        shortfall: Last year's capability shortfall (1 - fulfilment).
+        s: The start state (or the ally's row of it).
+        spec: The scenario (pledge, US demand, years).
+        year: This year.
+        threat: This year's alliance threat.
+        retrenchment: This year's US retrenchment.
+        pressure: This year's US pressure.
+        spill: Last year's spill-in to the ally (% GDP).
+        burden: Last year's mean core share of allies with forces.
+        review: Revision factor of the pledge and US demand (1 before any review).
+        fiscal_factor: The scenario's multiplier of fiscal space this year.
+        innovation: Standard normal draw of the ally's implementation error.
+        p: Parameters.
+
+    Returns:
+        (core share, related share), % GDP; allies without forces keep core 0.
+    """
+    space = s.fiscal_space * fiscal_factor
+    pledge, demand, start = spec.pledge, spec.us_demand, spec.start_year
+    related_path = pledge_path(year, start, s.related, pledge.related_pct, pledge.year)
+    related = adjust_related_share(related, related_path, p["related_adjust"], space)
+    desired = desired_core_share(
+        anchor=s.core,
+        perceived_threat=perceived_threat(
+            threat, s.proximity, retrenchment, p["retrenchment_threat_gain"]
+        ),
+        perceived_threat_ref=s.perceived_threat_ref,
+        threat_response=p["threat_response_pp"],
+        shortfall=shortfall,
+        shortfall_ref=s.shortfall_ref,
+        capability_response=p["capability_response_pp"],
+        spill=spill,
+        spill_ref=s.spill_ref,
+        free_riding=s.free_riding,
+        mean_burden=burden,
+        mean_burden_ref=s.mean_burden_ref,
+        conformity=p["peer_conformity"],
+        pledge_path=pledge_path(year, start, s.core, s.pledge_core * review, pledge.year),
+        pledge_commitment=p["pledge_commitment"],
+        demand_path=pledge_path(year, start, s.core, demand.core_pct * review, demand.year),
+        pressure=pressure,
+        pressure_response=p["us_pressure_response"],
+    )
+    chosen = adjust_core_share(
+        core,
+        desired,
+        p["adjustment_speed"],
+        space * p["fiscal_max_rise_pp"],
+        p["fiscal_max_cut_pp"],
+        p["spending_noise_sd"] * innovation,
+        s.cap,
+    )
+    return np.where(s.has_forces, chosen, core), related
+
+
+def placed_orders(spending, equipment_share, stock, pipeline, backlog, targets, profile, p):
+    """Equipment orders by category shortfall, booked into the pipeline (mechanisms 4-5).
+
+    Returns:
+        (orders falling due this year, new pipeline).
+    """
+    position = stock + pipeline.sum(axis=-1) + backlog
+    orders = allocate_orders(
+        spending * equipment_share, position, targets, profile, p["build_shortfall_focus"]
+    )
+    return advance_pipeline(pipeline, orders, lead_times(p))
+
+
+def industry_update(due, backlog, capacity, p: Params):
+    """Alliance-wide delivery fill this year and next year's capacity (mechanism 5).
+
+    Args:
+        due: Orders due per ally and category (allies, categories on the last two axes).
+        backlog: Orders waiting per ally and category.
+        capacity: Industrial capacity per category.
+        p: Parameters.
+
+    Returns:
+        (fill phi_c, next capacity).
+    """
+    demand = (due + backlog).sum(axis=-2)
+    fill = delivery_fill(demand, capacity)
+    capacity = ramp_capacity(
+        capacity, demand, p["industrial_ramp_rate"], p["capacity_decline_rate"]
+    )
+    return fill, capacity
+
+
+def delivered_stock(due, backlog, stock, fill, p: Params):
+    """Stock after this year's deliveries and retirements, and what still waits (mechanism 5).
+
+    Returns:
+        (stock, backlog).
+    """
+    delivered, backlog = receive(due, backlog, fill)
+    stock = depreciate(stock, delivered, p["depreciation_rate"])
+    return stock, backlog
+
+
+def recruited(personnel, core, equipment_share, s: InitialState, p: Params):
+    """Active personnel this year: toward the goal, within recruitment and budget (mechanism 6)."""
+    affordable = affordable_personnel(s.personnel, core, s.core, equipment_share, s.equipment_share)
+    return update_personnel(
+        personnel, s.personnel_goal, affordable, s.recruit_rate, p["personnel_attrition_max"]
+    )
+
+
+def spending_usd(core_pct, gdp):
+    """Core defence spending (USD bn) from its share (% GDP) and GDP (USD bn)."""
+    return core_pct / 100 * gdp
+
+
+def commitment(s: InitialState, retrenchment):
+    """Share of each ally's forces committed to NATO: 1 - R for the US, 1 for the others."""
+    return np.where(s.is_us, 1.0 - retrenchment, 1.0)
+
+
+def alliance_view(core, total, gdp, stock, retrenchment, review, year, s, spec, p, stock0):
+    """What next year's decisions read from the alliance as it stands this year.
+
+    Returns:
+        (spill-in per ally, mean burden, share of allies lagging the US demand, allied
+        capability over its start value).
+    """
+    demand = spec.us_demand
+    demanded_total = pledge_path(
+        year,
+        spec.start_year,
+        s.core + s.related,
+        demand.core_pct * review + demand.related_pct,
+        demand.year,
+    )
+    spill = spill_in(spending_usd(core, gdp), gdp, commitment(s, retrenchment))
+    lagging = lagging_share(total, demanded_total, p["us_lag_tolerance_pp"], s.lagging_counted)
+    return (
+        spill,
+        mean_burden(core, s.has_forces),
+        lagging,
+        stock.sum(axis=(-2, -1)) / stock0,
+    )
+
+
+def alliance_measures(core, total, gdp, stock, targets, retrenchment, s: InitialState) -> dict:
+    """The alliance columns of the output (``ALLIANCE_COLUMNS`` less threat, pressure, R).
+
+    Allies on the last axis (categories after them for stock and targets); one value per run.
+    """
+    return {
+        "allies_ge_2pct": allies_at_or_above(core, 2.0, s.has_forces),
+        "allies_ge_3_5pct_core": allies_at_or_above(core, 3.5, s.has_forces),
+        "allies_ge_5pct_total": allies_at_or_above(total, 5.0, s.has_forces),
+        "capability_gap": capability_gap(stock, targets, commitment(s, retrenchment)),
+        "us_share_of_spending": us_share(spending_usd(core, gdp), s.is_us),
+        "mean_core_pct_gdp": mean_burden(core, s.has_forces),
+        "burden_gdp_spearman": burden_gdp_spearman(gdp, core, s.has_forces),
+    }
