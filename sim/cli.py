@@ -1,7 +1,9 @@
-"""The ``alliance`` command line: list scenarios, run one and write its tables.
+"""The ``alliance`` command line: list scenarios, run one, run batches and query their results.
 
 Bad input (an unknown scenario, an invalid scenario file, a bad flag, an unwritable output
-folder) prints one line on stderr naming what is wrong and exits with status 2.
+folder, an unreachable scheduler) prints one line on stderr naming what is wrong and exits with
+status 2. A batch with failed runs exits with 1; an interrupted one with 1 (or 130 on Ctrl-C),
+after saying how to resume it.
 """
 
 from __future__ import annotations
@@ -14,9 +16,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from sim.batch import ENGINES, BatchError, BatchInterrupted, run_batch
+from sim.batch import format_summary as format_batch_summary
+from sim.executors import EXECUTORS, SCHEDULER_ENV, ExecutorError
 from sim.parameters import PARAMETERS
 from sim.run import RunResult, run_scenario, write_run
 from sim.scenario import ScenarioError, list_scenarios, load_scenario
+from sim.store import BatchStore, StoreError
 
 EXIT_USAGE = 2
 
@@ -56,6 +62,28 @@ def _assignment(text: str) -> tuple[str, float]:
     return name, PARAMETERS[name].coerce(value)
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _add_set(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        type=_assignment,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a parameter (repeatable)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``alliance`` argument parser."""
     parser = _Parser(prog="alliance", description=__doc__.splitlines()[0])
@@ -66,15 +94,28 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("scenario", help="a scenario name (see `alliance scenarios`) or a TOML file")
     run.add_argument("--seed", type=_seed, default=1, help="seed of the run (default 1)")
     run.add_argument("--out", type=Path, help="output folder (default results/<scenario>)")
-    run.add_argument(
-        "--set",
-        dest="overrides",
-        type=_assignment,
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="override a parameter (repeatable)",
+    _add_set(run)
+
+    batch = sub.add_parser("batch", help="run replications of one or more scenarios")
+    batch.add_argument("scenarios", nargs="+", metavar="SCENARIO", help="names or TOML files")
+    batch.add_argument("--replications", type=_positive, default=100, help="runs per scenario")
+    batch.add_argument("--seed", type=_seed, default=1, help="root seed of the batch (default 1)")
+    batch.add_argument("--engine", choices=ENGINES, default="ensemble")
+    batch.add_argument("--executor", choices=EXECUTORS, help="where runs go (default processes)")
+    batch.add_argument("--workers", type=_positive, help="worker processes (default: all CPUs)")
+    batch.add_argument(
+        "--scheduler", help=f"join a Dask cluster at this address (or set {SCHEDULER_ENV})"
     )
+    batch.add_argument("--out", type=Path, help="batch folder (default results/batch-<names>)")
+    batch.add_argument("--resume", action="store_true", help="complete the batch in --out")
+    batch.add_argument("--chunk-size", type=_positive, help="runs per task (default by engine)")
+    batch.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    _add_set(batch)
+
+    query = sub.add_parser("query", help="SQL (DuckDB) over a batch: allies, alliance, runs")
+    query.add_argument("dir", type=Path, help="a batch folder")
+    query.add_argument("sql", help='e.g. "SELECT scenario, avg(capability_gap) FROM alliance ..."')
+    query.add_argument("--csv", action="store_true", help="print CSV instead of a table")
     return parser
 
 
@@ -137,6 +178,57 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _batch(args: argparse.Namespace) -> int:
+    if args.scheduler and args.executor not in (None, "dask"):
+        raise UsageError(f"alliance batch: --scheduler needs --executor dask, not {args.executor}")
+    executor = args.executor or ("dask" if args.scheduler else "processes")
+    try:
+        result = run_batch(
+            args.scenarios,
+            args.replications,
+            args.seed,
+            engine=args.engine,
+            executor=executor,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            out=args.out,
+            resume=args.resume,
+            chunk_size=args.chunk_size,
+            progress=False if args.no_progress else None,
+            **dict(args.overrides),
+        )
+    except (BatchError, StoreError, ExecutorError) as exc:
+        raise UsageError(f"alliance batch: {exc}") from None
+    except BatchInterrupted as exc:
+        print(f"alliance batch: interrupted: {exc}; {_resume_hint()}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"alliance batch: interrupted; {_resume_hint()}", file=sys.stderr)
+        return 130
+    print(format_batch_summary(result))
+    failed = result.manifest["status"]["failed"]
+    if failed:
+        print(f"alliance batch: {failed} runs failed (see the runs table)", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _resume_hint() -> str:
+    return "finished runs are saved; add --resume to the same command to complete the batch"
+
+
+def _query(args: argparse.Namespace) -> int:
+    try:
+        table = BatchStore(args.dir).query(args.sql)
+    except StoreError as exc:
+        raise UsageError(f"alliance query: {exc}") from None
+    if args.csv:
+        table.to_csv(sys.stdout, index=False)
+    else:
+        print(table.to_string(index=False) if len(table.columns) else "(no columns)")
+    return 0
+
+
 def _check_writable(out: Path) -> None:
     """Fail early, before running, if ``out`` cannot be created or written."""
     try:
@@ -161,7 +253,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 unit = f" {p.unit}" if p.unit else ""
                 print(f"{p.name:40} {p.default:g}{unit}  [{p.low:g}, {p.high:g}]  {p.description}")
             return 0
-        return _run(args)
+        return {"run": _run, "batch": _batch, "query": _query}[args.command](args)
     except (UsageError, ScenarioError) as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_USAGE

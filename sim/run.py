@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import platform
 import subprocess
-import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
@@ -16,12 +14,24 @@ import pandas as pd
 
 from sim.model import ALLIANCE_COLUMNS, ALLY_COLUMNS, AllianceModel
 from sim.scenario import Scenario, load_scenario
+from sim.store import atomic_write
 
 ALLIES_TABLE = ("scenario", "seed", "year", "iso3", "name", *ALLY_COLUMNS)
 """Columns of the allies table (a contract: later layers and users rely on them)."""
 ALLIANCE_TABLE = ("scenario", "seed", "year", *ALLIANCE_COLUMNS)
 """Columns of the alliance table (a contract)."""
-_PACKAGES = ("alliance-sim", "mesa", "numpy", "scipy", "pandas", "pyarrow", "networkx")
+_PACKAGES = (
+    "alliance-sim",
+    "mesa",
+    "numpy",
+    "scipy",
+    "pandas",
+    "pyarrow",
+    "networkx",
+    "duckdb",
+    "dask",
+    "distributed",
+)
 
 
 @dataclass(frozen=True)
@@ -123,18 +133,6 @@ def manifest(result: RunResult) -> dict:
     }
 
 
-def _atomic_write(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
 def write_run(result: RunResult, out_dir: str | Path) -> Path:
     """Write ``allies.parquet``, ``alliance.parquet`` and ``manifest.json`` to ``out_dir``.
 
@@ -143,8 +141,8 @@ def write_run(result: RunResult, out_dir: str | Path) -> Path:
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    _atomic_write(out / "allies.parquet", lambda p: result.allies.to_parquet(p, index=False))
-    _atomic_write(out / "alliance.parquet", lambda p: result.alliance.to_parquet(p, index=False))
+    atomic_write(out / "allies.parquet", lambda p: result.allies.to_parquet(p, index=False))
+    atomic_write(out / "alliance.parquet", lambda p: result.alliance.to_parquet(p, index=False))
     text = json.dumps(manifest(result), indent=2)
-    _atomic_write(out / "manifest.json", lambda p: Path(p).write_text(text, encoding="utf-8"))
+    atomic_write(out / "manifest.json", lambda p: Path(p).write_text(text, encoding="utf-8"))
     return out

@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -334,3 +335,121 @@ def test_console_script_survives_a_closed_pipe():
     )
     assert done.stdout.startswith("threat_scale")
     assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr
+
+
+# --- alliance batch / alliance query ----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def small_batch(tmp_path_factory):
+    """`alliance batch` of 4 replications, serial."""
+    out = tmp_path_factory.mktemp("batch") / "b"
+    argv = ["batch", "hague-2035", "--replications", "4", "--executor", "serial", "--out", str(out)]
+    assert main(argv) == 0
+    return out
+
+
+def test_batch_prints_the_summary_and_writes_the_store(small_batch, capsys):
+    """The batch's tables are queryable; re-running it without --resume is refused."""
+    assert (small_batch / "manifest.json").is_file()
+    assert main(["query", str(small_batch), "SELECT count(*) AS n FROM runs"]) == 0
+    assert capsys.readouterr().out.split() == ["n", "4"]
+    assert main(["query", str(small_batch), "SELECT year FROM alliance LIMIT 2", "--csv"]) == 0
+    assert capsys.readouterr().out == "year\n2025\n2026\n"
+
+
+def test_batch_summary_lines(tmp_path, capsys):
+    """The end-of-batch summary: counts, then median [5%-95%] per scenario."""
+    argv = ["batch", "wales-2014", "--replications", "3", "--executor", "serial"]
+    assert main([*argv, "--out", str(tmp_path / "w")]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("3 runs ok, 0 failed, 0 pending")
+    assert "wales-2014 (2025, 3 runs):" in out
+    for label in ("allies >= 3.5% core", "capability gap", "mean core % GDP"):
+        assert label in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "names"),
+    [
+        (["batch", "nope"], ["nope", "unknown scenario"]),
+        (["batch", "hague-2035", "--replications", "0"], ["--replications", "at least 1"]),
+        (["batch", "hague-2035", "--replications", "-3"], ["--replications"]),
+        (["batch", "hague-2035", "--workers", "0"], ["--workers"]),
+        (["batch", "hague-2035", "--engine", "netlogo"], ["--engine", "netlogo"]),
+        (["batch", "hague-2035", "--executor", "ray"], ["--executor", "ray"]),
+        (["batch", "hague-2035", "hague-2035"], ["listed twice", "hague-2035"]),
+        (["batch", "hague-2035", "--set", "free_riding=7"], ["free_riding"]),
+        (
+            ["batch", "hague-2035", "--executor", "serial", "--scheduler", "tcp://127.0.0.1:9"],
+            ["--scheduler", "--executor dask"],
+        ),
+        (["batch"], ["SCENARIO"]),
+    ],
+)
+def test_batch_bad_flags_exit_2_with_one_line(tmp_path, capsys, monkeypatch, argv, names):
+    """Each bad batch command exits 2 with one stderr line and writes nothing."""
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    _assert_one_line(captured.err, *names)
+    assert captured.out == ""
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_batch_unwritable_out_exits_2(tmp_path, capsys):
+    """--out under a regular file: one line naming --out."""
+    (tmp_path / "file").write_text("")
+    argv = ["batch", "hague-2035", "--replications", "2", "--out", str(tmp_path / "file" / "b")]
+    assert main(argv) == 2
+    _assert_one_line(capsys.readouterr().err, "--out", "not writable")
+
+
+def test_batch_unreachable_scheduler_exits_2_within_seconds(tmp_path, capsys):
+    """A scheduler nobody listens on: one line, exit 2, in a few seconds, nothing stored."""
+    out = tmp_path / "b"
+    tic = time.monotonic()
+    argv = ["batch", "hague-2035", "--scheduler", "tcp://127.0.0.1:9", "--out", str(out)]
+    assert main(argv) == 2
+    assert time.monotonic() - tic < 15
+    _assert_one_line(capsys.readouterr().err, "--scheduler", "tcp://127.0.0.1:9", "unreachable")
+    assert not (out / "manifest.json").exists()
+
+
+def test_batch_resume_checks_the_directory(small_batch, tmp_path, capsys):
+    """--resume needs the same batch spec; a batch is never overwritten."""
+    base = ["batch", "hague-2035", "--executor", "serial", "--out", str(small_batch)]
+    cases = [
+        ([*base, "--replications", "5", "--resume"], ["--resume", "different batch spec"]),
+        ([*base, "--replications", "4", "--seed", "2", "--resume"], ["different batch spec"]),
+        ([*base, "--replications", "4", "--set", "free_riding=0.1", "--resume"], ["different"]),
+        ([*base, "--replications", "4"], ["--out", "--resume"]),
+        ([*base, "--replications", "5"], ["--out", "different batch"]),
+        (
+            ["batch", "hague-2035", "--resume", "--out", str(tmp_path / "empty")],
+            ["--resume", "no batch"],
+        ),
+    ]
+    for argv, names in cases:
+        assert main(argv) == 2, argv
+        _assert_one_line(capsys.readouterr().err, *names)
+    assert main([*base, "--replications", "4", "--resume"]) == 0
+
+
+@pytest.mark.parametrize(
+    ("sql", "names"),
+    [
+        ("SELECT nope FROM allies", ["query failed", "nope"]),
+        ("DROP TABLE x; garbage", ["query failed"]),
+    ],
+)
+def test_query_bad_sql_exits_2(small_batch, capsys, sql, names):
+    """Bad SQL: one line, exit 2."""
+    assert main(["query", str(small_batch), sql]) == 2
+    _assert_one_line(capsys.readouterr().err, *names)
+
+
+def test_query_on_a_non_batch_folder_exits_2(tmp_path, capsys):
+    """A folder with no finished runs: one line, exit 2."""
+    assert main(["query", str(tmp_path), "SELECT 1"]) == 2
+    _assert_one_line(capsys.readouterr().err, "alliance query", "no finished runs")

@@ -1,0 +1,115 @@
+"""Where batch tasks run: all behind ``concurrent.futures.Executor`` (the interface Mesa 4 takes).
+
+- ``serial``: in this process, one task after another (debugging, tiny batches).
+- ``processes``: a local ``ProcessPoolExecutor`` (the default).
+- ``dask``: Dask distributed; a ``LocalCluster`` on 127.0.0.1, or an existing cluster when a
+  scheduler address is given (``--scheduler`` or ``DASK_SCHEDULER_ADDRESS``).
+
+Tasks carry (scenario, seeds) in and small tables out, never models; each run's seed travels
+with it, so results are the same on any executor and any number of workers.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from contextlib import contextmanager
+from typing import Any
+
+EXECUTORS = ("serial", "processes", "dask")
+SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
+CONNECT_TIMEOUT_S = 5
+
+
+class ExecutorError(Exception):
+    """An executor could not be started or reached (reported as one line)."""
+
+
+class SerialExecutor(Executor):
+    """Runs each task when it is submitted, in this process."""
+
+    def submit(self, fn: Callable, /, *args: Any, **kwargs: Any) -> Future:
+        """Run ``fn(*args, **kwargs)`` now; return its finished future."""
+        future: Future = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:
+            if isinstance(exc, KeyboardInterrupt | SystemExit):
+                raise
+            future.set_exception(exc)
+        return future
+
+
+def _ignore_interrupt() -> None:
+    """Workers leave Ctrl-C to the driver, which stops the pool and saves what is done."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def default_workers() -> int:
+    """Worker count when none is given: the CPUs this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
+@contextmanager
+def open_executor(
+    kind: str = "processes", workers: int | None = None, scheduler: str | None = None
+) -> Iterator[Executor]:
+    """Start an executor and shut it down afterwards.
+
+    Args:
+        kind: ``serial``, ``processes`` or ``dask``.
+        workers: Worker processes (local kinds and a ``LocalCluster``); default: all CPUs.
+        scheduler: Address of an existing Dask scheduler (implies ``dask``); default: the
+            ``DASK_SCHEDULER_ADDRESS`` environment variable when ``kind`` is ``dask``.
+
+    Yields:
+        A ``concurrent.futures.Executor``.
+
+    Raises:
+        ExecutorError: Unknown kind, bad worker count, or an unreachable scheduler.
+    """
+    if kind not in EXECUTORS:
+        raise ExecutorError(f"unknown executor {kind!r} (expected one of {', '.join(EXECUTORS)})")
+    if workers is not None and workers < 1:
+        raise ExecutorError(f"--workers must be at least 1, got {workers}")
+    workers = workers or default_workers()
+    if kind == "serial":
+        yield SerialExecutor()
+    elif kind == "processes":
+        # forkserver: no fork of a threaded driver (progress bar), and workers start fast.
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["sim.batch"])
+        with ProcessPoolExecutor(workers, mp_context=context, initializer=_ignore_interrupt) as ex:
+            yield ex
+    else:
+        with _dask_client(workers, scheduler or os.environ.get(SCHEDULER_ENV)) as client:
+            yield client.get_executor(pure=False)
+
+
+@contextmanager
+def _dask_client(workers: int, address: str | None) -> Iterator[Any]:
+    """A Dask client on an existing scheduler, or on a ``LocalCluster`` bound to 127.0.0.1."""
+    from distributed import Client, LocalCluster
+
+    if address:
+        try:
+            client = Client(address, timeout=CONNECT_TIMEOUT_S)
+        except (OSError, TimeoutError) as exc:
+            raise ExecutorError(f"--scheduler {address}: unreachable ({exc})") from None
+        with client:
+            yield client
+        return
+    with (
+        LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
