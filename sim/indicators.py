@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import rankdata
+import pandas as pd
 
 
 def allies_at_or_above(share_pct, threshold_pct, counted):
@@ -32,6 +32,12 @@ def us_share(spending_usd, is_us):
     return np.where(is_us, spending_usd, 0.0).sum(axis=-1) / spending_usd.sum(axis=-1)
 
 
+def _ranks(values: np.ndarray) -> np.ndarray:
+    """Ranks along the last axis, ties sharing their mean rank (pandas ``rank``, as scipy's)."""
+    rows = values.reshape(-1, values.shape[-1])
+    return pd.DataFrame(rows).rank(axis=1).to_numpy().reshape(values.shape)
+
+
 def burden_gdp_spearman(gdp, core_pct, counted):
     """Spearman correlation of GDP with core share across counted allies, one per run.
 
@@ -47,9 +53,8 @@ def burden_gdp_spearman(gdp, core_pct, counted):
     Returns:
         rho in [-1, 1], one per run.
     """
-    x = rankdata(gdp[..., counted], axis=-1)
-    y = rankdata(core_pct[..., counted], axis=-1)
-    x -= x.mean(axis=-1, keepdims=True)
-    y -= y.mean(axis=-1, keepdims=True)
+    x, y = _ranks(gdp[..., counted]), _ranks(core_pct[..., counted])
+    x = x - x.mean(axis=-1, keepdims=True)
+    y = y - y.mean(axis=-1, keepdims=True)
     norm = np.sqrt((x * x).sum(axis=-1) * (y * y).sum(axis=-1))
     return np.where(norm > 0, (x * y).sum(axis=-1) / np.where(norm > 0, norm, 1.0), 0.0)
