@@ -5,9 +5,10 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from strategies import parameter_sets
 
 from sim.ensemble import run_ensemble
-from sim.parameters import PARAMETERS, check_parameter_set
+from sim.parameters import check_parameter_set
 from sim.run import run_scenario
 from sim.scenario import list_scenarios, load_scenario
 
@@ -21,20 +22,6 @@ def scenarios(tmp_path_factory):
     path = tmp_path_factory.mktemp("adv") / "adversary.toml"
     path.write_text(ADVERSARY)
     return {name: load_scenario(name) for name in NAMED} | {"adversary": load_scenario(path)}
-
-
-@st.composite
-def parameter_sets(draw):
-    """Random in-range values for a random subset of the parameters."""
-    names = draw(st.lists(st.sampled_from(sorted(PARAMETERS)), max_size=15, unique=True))
-    values = {}
-    for name in names:
-        p = PARAMETERS[name]
-        if p.integer:
-            values[name] = draw(st.integers(int(p.low), int(p.high)))
-        else:
-            values[name] = draw(st.floats(p.low, p.high, allow_nan=False))
-    return values
 
 
 def _assert_same(mesa: pd.DataFrame, ensemble: pd.DataFrame) -> None:
@@ -51,7 +38,7 @@ def _assert_same(mesa: pd.DataFrame, ensemble: pd.DataFrame) -> None:
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     name=st.sampled_from([*NAMED, "adversary"]),
-    params=parameter_sets(),
+    params=parameter_sets(max_size=15),
     seeds=st.lists(st.integers(0, 2**63 - 1), min_size=1, max_size=3, unique=True),
 )
 def test_ensemble_equals_mesa_for_any_scenario_parameters_and_seeds(scenarios, name, params, seeds):

@@ -5,30 +5,17 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from strategies import parameter_sets
 
 import sim.initial
 from sim.data import load_reference
 from sim.model import AllianceModel
-from sim.parameters import PARAMETERS, check_parameter_set
+from sim.parameters import check_parameter_set
 from sim.run import model_tables, run_scenario
 from sim.scenario import MAX_CORE_PCT, list_scenarios, load_scenario
 
 SCENARIOS = [name for name, _ in list_scenarios()]
 FRONTLINE = ["POL", "EST", "LVA", "LTU"]
-
-
-@st.composite
-def parameter_sets(draw):
-    """Random values, within range, for a random subset of the parameters."""
-    names = draw(st.lists(st.sampled_from(sorted(PARAMETERS)), max_size=12, unique=True))
-    values = {}
-    for name in names:
-        p = PARAMETERS[name]
-        if p.integer:
-            values[name] = draw(st.integers(int(p.low), int(p.high)))
-        else:
-            values[name] = draw(st.floats(p.low, p.high, allow_nan=False))
-    return values
 
 
 def _consistent(scenario, params):
