@@ -110,7 +110,7 @@ class Ally(Agent):
             retrenchment=m.us_retrenchment,
             pressure=m.us_pressure,
             spill=m.spill[i],
-            burden=m.mean_burden,
+            burden=m.mean_core_pct_gdp,
             review=m.review,
             fiscal_factor=m.path("fiscal_space_factor"),
             innovation=m.shocks.spending[m.year_index, i],

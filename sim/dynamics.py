@@ -258,8 +258,9 @@ def alliance_view(core, total, gdp, stock, retrenchment, review, year, s, spec, 
     """What next year's decisions read from the alliance as it stands this year.
 
     Returns:
-        (spill-in per ally, mean burden, share of allies lagging the US demand, allied
-        capability over its start value).
+        (spill-in per ally, share of allies lagging the US demand, allied capability over its
+        start value). The mean burden they also read is ``mean_core_pct_gdp`` of
+        ``alliance_measures``.
     """
     demand = spec.us_demand
     demanded_total = pledge_path(
@@ -271,12 +272,7 @@ def alliance_view(core, total, gdp, stock, retrenchment, review, year, s, spec, 
     )
     spill = spill_in(spending_usd(core, gdp), gdp, commitment(s, retrenchment))
     lagging = lagging_share(total, demanded_total, p["us_lag_tolerance_pp"], s.lagging_counted)
-    return (
-        spill,
-        mean_burden(core, s.has_forces),
-        lagging,
-        stock.sum(axis=(-2, -1)) / stock0,
-    )
+    return spill, lagging, stock.sum(axis=(-2, -1)) / stock0
 
 
 def alliance_measures(core, total, gdp, stock, targets, retrenchment, s: InitialState) -> dict:

@@ -126,14 +126,15 @@ def _simulate(spec: Scenario, s: InitialState, seeds: tuple[int, ...]) -> tuple[
             row[f"fulfil_{name}"] = per_cat[..., c]
         for name in ALLY_COLUMNS:
             allies[name].append(row[name])
-        spill, burden, lagging, ratio = alliance_view(
+        spill, lagging, ratio = alliance_view(
             core, total, gdp, stock, retrenchment, review, year, s, spec, p, stock0
         )
         measures = alliance_measures(core, total, gdp, stock, targets, retrenchment, s)
         measures |= {"threat": threat, "us_pressure": pressure, "us_retrenchment": retrenchment}
         for name in ALLIANCE_COLUMNS:
             alliance[name].append(np.reshape(measures[name], runs))
-        return spill, burden[:, None], lagging[:, None], ratio[:, None]
+        burden = measures["mean_core_pct_gdp"][:, None]
+        return spill, burden, lagging[:, None], ratio[:, None]
 
     spill, burden, lagging, ratio = observe(start)
     for k in range(years):

@@ -132,7 +132,7 @@ class AllianceModel(Model):
         stock, targets = self._array("stock"), self._array("targets")
         retrenchment = self.us.us_retrenchment
         s = self.initial
-        self.spill, burden, lagging, ratio = alliance_view(
+        self.spill, lagging, ratio = alliance_view(
             core,
             total,
             gdp,
@@ -145,11 +145,7 @@ class AllianceModel(Model):
             self.p,
             self._stock0,
         )
-        self.mean_burden, self.lagging, self.capability_ratio = (
-            float(burden),
-            float(lagging),
-            float(ratio),
-        )
+        self.lagging, self.capability_ratio = float(lagging), float(ratio)
         measures = alliance_measures(core, total, gdp, stock, targets, retrenchment, s)
         for name, value in measures.items():
             setattr(self, name, value.item())
