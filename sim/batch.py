@@ -305,6 +305,7 @@ def format_summary(result: BatchResult) -> str:
 
 
 def _manifest(spec: BatchSpec, store: BatchStore, chunks: list[Chunk], **extra) -> dict:
+    """The manifest as the batch (re)starts, with status counts from the chunks already done."""
     old = store.read_manifest() or {}
     runs = store.read("runs")
     ok = int((runs["status"] == "ok").sum()) if len(runs) else 0
@@ -416,20 +417,19 @@ def run_batch(
     with open_executor("dask" if scheduler else executor, workers, scheduler) as pool:
         store.remove_unfinished()
         done = store.done_chunks()
-        extra = {"executor": "dask" if scheduler else executor}
-        store.write_manifest(_manifest(spec, store, chunks, **extra))
-        try:
-            _execute([c for c in chunks if c.id not in done], store, pool, progress)
-        finally:
-            store.write_manifest(_manifest(spec, store, chunks, **extra))
+        manifest = _manifest(spec, store, chunks, executor="dask" if scheduler else executor)
+        store.write_manifest(manifest)
+        _execute([c for c in chunks if c.id not in done], store, pool, progress, manifest)
     return BatchResult(store.root)
 
 
-def _execute(todo: list[Chunk], store: BatchStore, pool: Executor, progress: bool | None) -> None:
-    """Run the chunks on ``pool``, writing each as soon as it finishes."""
+def _execute(
+    todo: list[Chunk], store: BatchStore, pool: Executor, progress: bool | None, manifest: dict
+) -> None:
+    """Run the chunks on ``pool``; write each, and the manifest's counts, as soon as it ends."""
     total = sum(len(c.runs) for c in todo)
     bar = tqdm(total=total, unit="run", disable=None if progress is None else not progress)
-    failed = 0
+    status = manifest["status"]
     chunk_of: dict[Future, Chunk] = {pool.submit(run_chunk, c): c for c in todo}
     pending = set(chunk_of)
     try:
@@ -440,10 +440,15 @@ def _execute(todo: list[Chunk], store: BatchStore, pool: Executor, progress: boo
                     parts, chunk_failed = future.result()
                 except Exception as exc:  # the task itself died (run errors are caught)
                     raise BatchInterrupted(f"a task failed ({_error(exc)})") from None
+                runs = len(chunk_of[future].runs)
                 store.write_chunk(chunk_of[future].id, parts)
-                failed += chunk_failed
-                bar.set_postfix(failed=failed, refresh=False)
-                bar.update(len(chunk_of[future].runs))
+                status["ok"] += runs - chunk_failed
+                status["failed"] += chunk_failed
+                status["pending"] -= runs
+                manifest["updated_utc"] = datetime.now(UTC).isoformat(timespec="seconds")
+                store.write_manifest(manifest)
+                bar.set_postfix(failed=status["failed"], refresh=False)
+                bar.update(runs)
     except BaseException:
         for future in pending:  # stop now: runs not started are left for --resume
             future.cancel()
