@@ -220,13 +220,26 @@ def _assert_one_line(err: str, *names: str) -> None:
         (["run", "hague-2035", "--set", "adjustment_speed=fast"], ["adjustment_speed", "'fast'"]),
         (["run", "hague-2035", "--set", "adjustment_speed=nan"], ["adjustment_speed", "finite"]),
         (["run", "hague-2035", "--set", "lead_time_logistics=2.5"], ["lead_time_logistics"]),
+        (["batch", "nope"], ["nope", "unknown scenario"]),
+        (["batch", "hague-2035", "--replications", "0"], ["--replications", "at least 1"]),
+        (["batch", "hague-2035", "--replications", "-3"], ["--replications"]),
+        (["batch", "hague-2035", "--workers", "0"], ["--workers"]),
+        (["batch", "hague-2035", "--engine", "netlogo"], ["--engine", "netlogo"]),
+        (["batch", "hague-2035", "--executor", "ray"], ["--executor", "ray"]),
+        (["batch", "hague-2035", "hague-2035"], ["listed twice", "hague-2035"]),
+        (["batch", "hague-2035", "--set", "free_riding=7"], ["free_riding"]),
+        (
+            ["batch", "hague-2035", "--executor", "serial", "--scheduler", "tcp://127.0.0.1:9"],
+            ["--scheduler", "--executor dask"],
+        ),
+        (["batch"], ["SCENARIO"]),
         (["run"], ["scenario"]),
         (["bogus"], ["command", "bogus"]),
         ([], ["command"]),
     ],
 )
 def test_bad_flags_exit_2_with_one_line(tmp_path, capsys, monkeypatch, argv, names):
-    """Each bad command line exits 2 with one stderr line naming what is wrong, writing nothing."""
+    """Each bad command line (run or batch) exits 2 with one stderr line, writing nothing."""
     monkeypatch.chdir(tmp_path)
     assert main(argv) == 2
     captured = capsys.readouterr()
@@ -367,34 +380,6 @@ def test_batch_summary_lines(tmp_path, capsys):
     assert "wales-2014 (2025, 3 runs):" in out
     for label in ("allies >= 3.5% core", "capability gap", "mean core % GDP"):
         assert label in out
-
-
-@pytest.mark.parametrize(
-    ("argv", "names"),
-    [
-        (["batch", "nope"], ["nope", "unknown scenario"]),
-        (["batch", "hague-2035", "--replications", "0"], ["--replications", "at least 1"]),
-        (["batch", "hague-2035", "--replications", "-3"], ["--replications"]),
-        (["batch", "hague-2035", "--workers", "0"], ["--workers"]),
-        (["batch", "hague-2035", "--engine", "netlogo"], ["--engine", "netlogo"]),
-        (["batch", "hague-2035", "--executor", "ray"], ["--executor", "ray"]),
-        (["batch", "hague-2035", "hague-2035"], ["listed twice", "hague-2035"]),
-        (["batch", "hague-2035", "--set", "free_riding=7"], ["free_riding"]),
-        (
-            ["batch", "hague-2035", "--executor", "serial", "--scheduler", "tcp://127.0.0.1:9"],
-            ["--scheduler", "--executor dask"],
-        ),
-        (["batch"], ["SCENARIO"]),
-    ],
-)
-def test_batch_bad_flags_exit_2_with_one_line(tmp_path, capsys, monkeypatch, argv, names):
-    """Each bad batch command exits 2 with one stderr line and writes nothing."""
-    monkeypatch.chdir(tmp_path)
-    assert main(argv) == 2
-    captured = capsys.readouterr()
-    _assert_one_line(captured.err, *names)
-    assert captured.out == ""
-    assert list(tmp_path.iterdir()) == []
 
 
 def test_batch_unwritable_out_exits_2(tmp_path, capsys):
