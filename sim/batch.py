@@ -307,9 +307,6 @@ def format_summary(result: BatchResult) -> str:
 def _manifest(spec: BatchSpec, store: BatchStore, chunks: list[Chunk], **extra) -> dict:
     """The manifest as the batch (re)starts, with status counts from the chunks already done."""
     old = store.read_manifest() or {}
-    runs = store.read("runs")
-    ok = int((runs["status"] == "ok").sum()) if len(runs) else 0
-    total = sum(len(c.runs) for c in chunks)
     now = datetime.now(UTC).isoformat(timespec="seconds")
     return {
         "format": FORMAT,
@@ -319,9 +316,16 @@ def _manifest(spec: BatchSpec, store: BatchStore, chunks: list[Chunk], **extra) 
         "updated_utc": now,
         "versions": versions(),
         "git_commit": git_commit(),
-        "status": {"runs": total, "ok": ok, "failed": len(runs) - ok, "pending": total - len(runs)},
+        "status": _stored_status(store, sum(len(c.runs) for c in chunks)),
         **extra,
     }
+
+
+def _stored_status(store: BatchStore, total: int) -> dict[str, int]:
+    """Status counts of a batch of ``total`` runs, from the chunks its store holds."""
+    runs = store.read("runs")
+    ok = int((runs["status"] == "ok").sum()) if len(runs) else 0
+    return {"runs": total, "ok": ok, "failed": len(runs) - ok, "pending": total - len(runs)}
 
 
 def make_spec(
@@ -452,6 +456,9 @@ def _execute(
     except BaseException:
         for future in pending:  # stop now: runs not started are left for --resume
             future.cancel()
+        # The signal may have come between a chunk's write and its count: recount from the store.
+        manifest["status"] = _stored_status(store, status["runs"])
+        store.write_manifest(manifest)
         raise
     finally:
         bar.close()

@@ -129,6 +129,8 @@ class BatchStore:
 
     def remove_unfinished(self) -> None:
         """Delete temporary files and parts of chunks cut off before their ``runs`` part."""
+        for path in self.root.glob("*.tmp"):  # a manifest write cut off by kill -9
+            path.unlink()
         done = self.done_chunks()
         for name in TABLES:
             folder = self.root / name

@@ -182,9 +182,14 @@ def test_a_failing_run_is_recorded_and_the_batch_goes_on(monkeypatch, tmp_path):
     assert result.manifest["status"] == {"runs": 5, "ok": 4, "failed": 1, "pending": 0}
 
 
+INTERRUPTED_RUNS = 40
+"""Runs of the interrupted batches: enough that none finishes before its signal arrives."""
+
+
 def _batch_cmd(out: Path, *extra: str) -> list[str]:
     return [
-        sys.executable, "-m", "sim.cli", "batch", "hague-2035", "--replications", "16",
+        sys.executable, "-m", "sim.cli", "batch", "hague-2035", "--replications",
+        str(INTERRUPTED_RUNS),
         "--engine", "mesa", "--chunk-size", "1", "--seed", "4", "--out", str(out),
         "--no-progress", *extra,
     ]  # fmt: skip
@@ -207,22 +212,31 @@ def test_kill_9_then_resume_equals_an_uninterrupted_batch(tmp_path):
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     done_before = BatchStore(out).done_chunks()
-    assert 3 <= len(done_before) < 16
+    assert 3 <= len(done_before) < INTERRUPTED_RUNS
     status = json.loads((out / "manifest.json").read_text())["status"]
-    assert status["ok"] + status["pending"] == 16  # counts kept current chunk by chunk ...
-    assert len(done_before) - 1 <= status["ok"] <= len(done_before)  # ... written after each
+    # counts kept current chunk by chunk, written after each:
+    assert status["ok"] + status["pending"] == INTERRUPTED_RUNS
+    assert len(done_before) - 1 <= status["ok"] <= len(done_before)
 
     resumed = subprocess.run(
         _batch_cmd(out, "--resume", "--executor", "serial"), capture_output=True, text=True
     )
     assert resumed.returncode == 0, resumed.stderr
-    assert "16 runs ok, 0 failed, 0 pending" in resumed.stdout
+    assert f"{INTERRUPTED_RUNS} runs ok, 0 failed, 0 pending" in resumed.stdout
     assert not list(out.rglob("*.tmp"))
     whole = tmp_path / "whole"
-    run_batch(["hague-2035"], 16, seed=4, engine="mesa", executor="serial", out=whole, chunk_size=1)
+    run_batch(
+        ["hague-2035"],
+        INTERRUPTED_RUNS,
+        seed=4,
+        engine="mesa",
+        executor="serial",
+        out=whole,
+        chunk_size=1,
+    )
     _assert_same_batch(out, whole)
     runs = BatchResult(out).runs
-    assert runs["run_key"].is_unique and len(runs) == 16
+    assert runs["run_key"].is_unique and len(runs) == INTERRUPTED_RUNS
 
 
 def test_unfinished_chunk_parts_are_ignored_and_rewritten(serial_batch, tmp_path):
@@ -231,6 +245,7 @@ def test_unfinished_chunk_parts_are_ignored_and_rewritten(serial_batch, tmp_path
     run_batch(["hague-2035"], 8, seed=2, executor="serial", out=out, chunk_size=4)
     (out / "runs" / "part-000-0000004.parquet").unlink()
     (out / "alliance" / ".part-x.parquet.tmp").write_bytes(b"junk")
+    (out / ".manifest.json.x.tmp").write_text("{")  # a manifest write cut off by kill -9
     assert len(BatchResult(out).runs) == 4
     assert BatchStore(out).query("SELECT count(*) AS n FROM alliance")["n"][0] == 4 * 11
     run_batch(["hague-2035"], 8, seed=2, executor="serial", out=out, chunk_size=4, resume=True)
@@ -275,7 +290,15 @@ def _resume_and_compare(out: Path, tmp_path: Path) -> None:
     resumed = subprocess.run(_batch_cmd(out, "--resume"), capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
     whole = tmp_path / "whole"
-    run_batch(["hague-2035"], 16, seed=4, engine="mesa", executor="serial", out=whole, chunk_size=1)
+    run_batch(
+        ["hague-2035"],
+        INTERRUPTED_RUNS,
+        seed=4,
+        engine="mesa",
+        executor="serial",
+        out=whole,
+        chunk_size=1,
+    )
     _assert_same_batch(out, whole)
 
 
