@@ -6,7 +6,7 @@ SCENARIO ?= hague-2035
 SEED ?= 1
 OUT ?= results/$(SCENARIO)
 
-.PHONY: setup run test lint clean
+.PHONY: setup run test lint validate calibrate clean
 
 setup: $(STAMP)
 
@@ -30,6 +30,13 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# Regenerate docs/validation.md and its plots (about 10 s), and refit the calibrated defaults.
+validate: $(STAMP)
+	$(BIN)/alliance validate --out docs/validation --report docs/validation.md
+
+calibrate: $(STAMP)
+	$(BIN)/alliance calibrate
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

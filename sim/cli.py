@@ -1,4 +1,4 @@
-"""The ``alliance`` command line: list scenarios, run one, run batches and query their results.
+"""The ``alliance`` command line: scenarios, runs, batches, queries, validation and calibration.
 
 Bad input (an unknown scenario, an invalid scenario file, a bad flag, an unwritable output
 folder, an unreachable scheduler) prints one line on stderr naming what is wrong and exits with
@@ -15,14 +15,18 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
+from tqdm import tqdm
 
 from sim.batch import ENGINES, BatchError, BatchInterrupted, run_batch
 from sim.batch import format_summary as format_batch_summary
+from sim.calibration import FITTED, calibrate, write_calibration
 from sim.executors import EXECUTORS, SCHEDULER_ENV, ExecutorError
-from sim.parameters import PARAMETERS
+from sim.parameters import PARAMETERS, calibration_file
 from sim.run import RunResult, run_scenario, write_run
 from sim.scenario import ScenarioError, list_scenarios, load_scenario
 from sim.store import BatchStore, StoreError
+from sim.validation import REPLICATIONS, SEED, validate
+from sim.validation_report import write_validation
 
 EXIT_USAGE = 2
 
@@ -60,6 +64,16 @@ def _assignment(text: str) -> tuple[str, float]:
     if problem:
         raise argparse.ArgumentTypeError(f"{name}: {problem}")
     return name, PARAMETERS[name].coerce(value)
+
+
+def _names(text: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    for name in names:
+        if name not in PARAMETERS or PARAMETERS[name].integer:
+            raise argparse.ArgumentTypeError(f"{name!r} is not a continuous parameter")
+    if not names:
+        raise argparse.ArgumentTypeError("name at least one parameter")
+    return names
 
 
 def _positive(text: str) -> int:
@@ -116,6 +130,58 @@ def build_parser() -> argparse.ArgumentParser:
     query.add_argument("dir", type=Path, help="a batch folder")
     query.add_argument("sql", help='e.g. "SELECT scenario, avg(capability_gap) FROM alliance ..."')
     query.add_argument("--csv", action="store_true", help="print CSV instead of a table")
+
+    validate = sub.add_parser("validate", help="hindcast 2014-2024 against NATO's figures")
+    validate.add_argument(
+        "--out",
+        type=Path,
+        default=Path("results/validation"),
+        help="folder for hindcast.parquet, metrics.json and plots (default results/validation)",
+    )
+    validate.add_argument("--report", type=Path, help="report file (default OUT/validation.md)")
+    validate.add_argument(
+        "--replications",
+        type=_positive,
+        default=REPLICATIONS,
+        help=f"runs averaged (default {REPLICATIONS})",
+    )
+    validate.add_argument("--seed", type=_seed, default=SEED, help=f"root seed (default {SEED})")
+
+    calibrate = sub.add_parser("calibrate", help="fit the free parameters to 2015-2019")
+    calibrate.add_argument(
+        "--replications",
+        type=_positive,
+        default=32,
+        help="runs averaged per evaluation (default 32)",
+    )
+    calibrate.add_argument(
+        "--generations",
+        type=_positive,
+        default=30,
+        help="largest number of generations (default 30)",
+    )
+    calibrate.add_argument(
+        "--population", type=_positive, default=10, help="population per parameter (default 10)"
+    )
+    calibrate.add_argument("--seed", type=_seed, default=SEED, help=f"seed (default {SEED})")
+    calibrate.add_argument(
+        "--fit",
+        type=_names,
+        default=FITTED,
+        help="comma-separated parameters to fit (default: the free behavioural ones)",
+    )
+    calibrate.add_argument(
+        "--workers",
+        type=_positive,
+        default=os.cpu_count() or 1,
+        help="processes (default: all CPUs; results do not depend on it)",
+    )
+    calibrate.add_argument(
+        "--out",
+        type=Path,
+        help="calibration file to write "
+        "(default: scenarios/calibration.toml, read by the defaults)",
+    )
     return parser
 
 
@@ -229,7 +295,57 @@ def _query(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_writable(out: Path) -> None:
+def _validate(args: argparse.Namespace) -> int:
+    _check_writable(args.out, "validate")
+    if args.report is not None:
+        _check_writable(args.report.parent, "validate", "--report")
+    result = validate(args.replications, args.seed)
+    report = write_validation(result, args.out, args.report)
+    m = result.metrics
+    print(
+        f"RMSE train 2015-2019 {m['rmse_train_pp']:.3f} pp; test 2020-2024 "
+        f"{m['rmse_test_pp']:.3f} pp (persistence {m['rmse_persistence_test_pp']:.3f}, "
+        f"trend {m['rmse_trend_test_pp']:.3f})"
+    )
+    print(
+        f"Allies at >=2% in 2024: {m['count_ge_2pct_2024_sim']} simulated, "
+        f"{m['count_ge_2pct_2024_obs']} observed (allies with published figures)"
+    )
+    print(f"Written: {args.out}/ (hindcast.parquet, metrics.json, plots) and {report}")
+    return 0
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    path = args.out or calibration_file()
+    _check_writable(path.parent, "calibrate")
+    bar = tqdm(total=args.generations, unit="generation", disable=None)
+
+    def progress(generation: int, best: float) -> None:
+        bar.set_postfix(rmse_train_pp=f"{best:.4f}", refresh=False)
+        bar.update(generation - bar.n)
+
+    with bar:
+        cal = calibrate(
+            args.replications,
+            args.generations,
+            args.population,
+            args.seed,
+            args.workers,
+            progress,
+            args.fit,
+        )
+    write_calibration(cal, path)
+    print(
+        f"RMSE 2015-2019 {cal.rmse_train_pp:.4f} pp (priors {cal.rmse_train_prior_pp:.4f}); "
+        f"2020-2024, never fitted: {cal.rmse_test_pp:.4f} pp"
+    )
+    for name, value in cal.values.items():
+        print(f"  {name:28} {value:g}")
+    print(f"Written: {path}")
+    return 0
+
+
+def _check_writable(out: Path, command: str = "run", flag: str = "--out") -> None:
     """Fail early, before running, if ``out`` cannot be created or written."""
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -237,7 +353,8 @@ def _check_writable(out: Path) -> None:
         probe.write_text("")
         probe.unlink()
     except OSError as exc:
-        raise UsageError(f"alliance run: --out {out}: not writable ({exc.strerror})") from None
+        problem = f"{flag} {out}: not writable ({exc.strerror})"
+        raise UsageError(f"alliance {command}: {problem}") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -253,7 +370,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 unit = f" {p.unit}" if p.unit else ""
                 print(f"{p.name:40} {p.default:g}{unit}  [{p.low:g}, {p.high:g}]  {p.description}")
             return 0
-        return {"run": _run, "batch": _batch, "query": _query}[args.command](args)
+        commands = {"run": _run, "batch": _batch, "query": _query}
+        commands |= {"validate": _validate, "calibrate": _calibrate}
+        return commands[args.command](args)
     except (UsageError, ScenarioError) as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_USAGE

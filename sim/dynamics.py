@@ -163,7 +163,6 @@ def chosen_spending(
         perceived_threat=perceived_threat(
             threat, s.proximity, retrenchment, p["retrenchment_threat_gain"]
         ),
-        perceived_threat_ref=s.perceived_threat_ref,
         threat_response=p["threat_response_pp"],
         shortfall=shortfall,
         shortfall_ref=s.shortfall_ref,

@@ -12,7 +12,7 @@ import numpy as np
 from sim.data import initial_allies, load_reference, observed_growth
 from sim.mechanisms.spending import fiscal_space, free_riding_weight, spill_in
 from sim.mechanisms.targets import apportion_targets, fulfilment, initial_stock
-from sim.mechanisms.threat import perceived_threat, threat_proximity
+from sim.mechanisms.threat import threat_proximity
 from sim.parameters import CATEGORIES, lead_times, requirement_shares
 from sim.scenario import MAX_CORE_PCT, Scenario
 
@@ -48,7 +48,6 @@ class InitialState:
         capacity: Alliance industrial capacity, USD bn/yr (C).
         shortfall_ref: Shortfall against the targets before the uplift (N).
         threat_ref: Alliance threat the start shares reflect.
-        perceived_threat_ref: Each ally's perceived threat at the start (N).
         spill_ref: Spill-in at the start, % GDP (N).
         mean_burden_ref: Mean core share of allies with forces at the start.
     """
@@ -77,7 +76,6 @@ class InitialState:
     capacity: np.ndarray
     shortfall_ref: np.ndarray
     threat_ref: float
-    perceived_threat_ref: np.ndarray
     spill_ref: np.ndarray
     mean_burden_ref: float
 
@@ -214,9 +212,6 @@ def build_initial_state(scenario: Scenario) -> InitialState:
         capacity=capacity,
         shortfall_ref=1 - overall_old,
         threat_ref=threat_ref,
-        perceived_threat_ref=perceived_threat(
-            threat_ref, proximity, retrench0, p["retrenchment_threat_gain"]
-        ),
         spill_ref=spill,
         mean_burden_ref=float(core[has_forces].mean()),
     )

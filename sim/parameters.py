@@ -2,13 +2,17 @@
 
 Every behavioural coefficient has a default, a unit, an allowed range and a source. "DOMAIN §n"
 refers to the project's domain notes (facts with their published sources); "assumption" marks a
-value chosen for plausibility that the validation work (hindcast calibration) is meant to replace.
+prior value. The parameters fitted to the 2015-2019 hindcast (``alliance calibrate``) take their
+defaults from ``scenarios/calibration.toml``, written by the calibration and never by hand.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import tomllib
+from dataclasses import dataclass, replace
+from importlib.resources import files
+from pathlib import Path
 from types import MappingProxyType
 
 CATEGORIES: tuple[str, ...] = (
@@ -107,9 +111,9 @@ _DEFINITIONS = [
     _p("adjustment_speed", 0.35, "1/yr", 0.05, 1.0,
        "DOMAIN §4.4 (partial adjustment, kappa); assumption",
        "Share of the gap to its desired core share an ally closes each year."),
-    _p("threat_response_pp", 1.5, "pp GDP", 0.0, 5.0,
-       "DOMAIN §5: +2.24 pp burden 2014-25 for a capital 100 km from Russia",
-       "Desired core share added per unit rise of perceived threat."),
+    _p("threat_response_pp", 4.0, "% GDP", 0.0, 8.0,
+       "DOMAIN §5: burden 2025 about 2 + 2.24 = 4.2% for a capital 100 km from Russia",
+       "Core share an ally requires per unit of perceived threat (its security floor)."),
     _p("pledge_commitment", 0.5, "", 0.0, 1.0, "DOMAIN §4.4 (nu); assumption",
        "Share of its shortfall against its own pledge path an ally wants to close."),
     _p("us_pressure_response", 0.5, "", 0.0, 1.0,
@@ -200,8 +204,71 @@ _DEFINITIONS = [
 ]
 # fmt: on
 
-PARAMETERS: MappingProxyType[str, Parameter] = MappingProxyType({p.name: p for p in _DEFINITIONS})
-"""Every parameter by name."""
+PRIORS: MappingProxyType[str, float] = MappingProxyType({p.name: p.default for p in _DEFINITIONS})
+"""Every parameter's documented value before calibration (the calibration's starting point)."""
+
+
+class CalibrationFileError(ValueError):
+    """The calibration file is unreadable or names an unknown parameter or a value out of range."""
+
+
+def calibration_file() -> Path:
+    """The file holding the calibrated parameter values (``scenarios/calibration.toml``)."""
+    return Path(str(files("scenarios") / "calibration.toml"))
+
+
+def read_calibration(path: Path | None = None) -> dict:
+    """Read and check a calibration file.
+
+    Args:
+        path: The file; ``calibration_file()`` by default. A missing file means no calibration.
+
+    Returns:
+        The file's tables; ``{}`` when it does not exist. ``["parameters"]`` maps names to values.
+
+    Raises:
+        CalibrationFileError: Invalid TOML, unknown parameter or value outside its range.
+    """
+    path = path or calibration_file()
+    if not path.is_file():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise CalibrationFileError(f"{path}: not valid TOML ({exc})") from exc
+    for key in ("date", "command"):
+        if key not in data:
+            raise CalibrationFileError(f"{path}: {key}: missing (who made these values, and when)")
+    values = data.get("parameters")
+    if not isinstance(values, dict) or not values:
+        raise CalibrationFileError(f"{path}: parameters: missing or empty table")
+    definitions = {p.name: p for p in _DEFINITIONS}
+    for name, value in values.items():
+        if name not in definitions:
+            raise CalibrationFileError(f"{path}: parameters.{name}: unknown parameter")
+        problem = definitions[name].check(value)
+        if problem:
+            raise CalibrationFileError(f"{path}: parameters.{name}: {problem}")
+    return data
+
+
+def _with_calibration(definitions: list[Parameter], calibration: dict) -> list[Parameter]:
+    values = calibration.get("parameters", {})
+    note = f"calibrated {calibration.get('date')} (scenarios/calibration.toml)"
+    return [
+        replace(
+            p, default=p.coerce(values[p.name]), source=f"{note}; prior {p.default:g}, {p.source}"
+        )
+        if p.name in values
+        else p
+        for p in definitions
+    ]
+
+
+PARAMETERS: MappingProxyType[str, Parameter] = MappingProxyType(
+    {p.name: p for p in _with_calibration(_DEFINITIONS, read_calibration())}
+)
+"""Every parameter by name, defaults calibrated where ``scenarios/calibration.toml`` says so."""
 
 DEFAULTS: MappingProxyType[str, float] = MappingProxyType(
     {name: p.default for name, p in PARAMETERS.items()}

@@ -16,7 +16,7 @@ from types import MappingProxyType
 from typing import Any
 
 from sim.data import FIRST_YEAR, LAST_YEAR, NO_FORCES, load_reference
-from sim.parameters import DEFAULTS, PARAMETERS, check_parameter_set
+from sim.parameters import DEFAULTS, PARAMETERS, calibration_file, check_parameter_set
 
 PATHS = {
     "threat": (0.0, 5.0, "threat level (1 = the 2022-25 level)"),
@@ -151,9 +151,15 @@ def scenarios_dir() -> Path:
     return Path(str(files("scenarios")))
 
 
+def _named_files() -> list[Path]:
+    """The named scenarios' files: every TOML file in ``scenarios/`` but the calibration."""
+    skip = calibration_file().name
+    return sorted(p for p in scenarios_dir().glob("*.toml") if p.name != skip)
+
+
 def list_scenarios() -> list[tuple[str, str]]:
     """Every named scenario as (name, description), sorted by name."""
-    return [(p.stem, load_scenario(p).description) for p in sorted(scenarios_dir().glob("*.toml"))]
+    return [(p.stem, load_scenario(p).description) for p in _named_files()]
 
 
 def _resolve(name_or_path: str | Path, relative_to: Path | None = None) -> Path:
@@ -166,8 +172,8 @@ def _resolve(name_or_path: str | Path, relative_to: Path | None = None) -> Path:
             raise ScenarioError(text, "", "no such scenario file")
         return path
     path = scenarios_dir() / f"{text}.toml"
-    if not path.is_file():
-        known = ", ".join(p.stem for p in sorted(scenarios_dir().glob("*.toml")))
+    if path not in _named_files():
+        known = ", ".join(p.stem for p in _named_files())
         raise ScenarioError(text, "", f"unknown scenario (known: {known})")
     return path
 

@@ -28,6 +28,7 @@ NAMED = (
     "status-quo-2pct",
     "threat-de-escalation",
     "threat-escalation",
+    "us-demand-2025",
     "us-retrenchment",
     "wales-2014",
 )

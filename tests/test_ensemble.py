@@ -85,7 +85,7 @@ def test_rows_are_ordered_by_run_year_ally():
 def test_parameters_and_bad_input():
     """Keyword parameters are applied and validated; no seeds is an error."""
     low = run_ensemble("hague-2035", [1], threat_response_pp=0.0).alliance
-    high = run_ensemble("hague-2035", [1], threat_response_pp=1.5).alliance
+    high = run_ensemble("hague-2035", [1], threat_response_pp=6.0).alliance
     assert high["mean_core_pct_gdp"].iloc[-1] > low["mean_core_pct_gdp"].iloc[-1]
     with pytest.raises(ValueError, match="at least one seed"):
         run_ensemble("hague-2035", [])

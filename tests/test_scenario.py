@@ -14,6 +14,7 @@ NAMED = (
     "status-quo-2pct",
     "threat-de-escalation",
     "threat-escalation",
+    "us-demand-2025",
     "us-retrenchment",
     "wales-2014",
 )
@@ -38,11 +39,11 @@ def _error(target, **overrides):
 # --- the named scenarios ---------------------------------------------------------------------
 
 
-def test_list_scenarios_names_all_eight_with_their_descriptions():
+def test_list_scenarios_names_every_scenario_with_its_description():
     """list_scenarios gives exactly the eight named scenarios, sorted, each with its description."""
     listed = list_scenarios()
     assert [name for name, _ in listed] == sorted(NAMED)
-    assert {p.stem for p in scenarios_dir().glob("*.toml")} == set(NAMED)
+    assert {p.stem for p in scenarios_dir().glob("*.toml")} == {*NAMED, "calibration"}
     for name, description in listed:
         assert description == load_scenario(name).description
 
@@ -390,6 +391,8 @@ def test_unknown_scenario_and_missing_file(tmp_path):
     err = _error("no-such-scenario")
     assert (err.source, err.where) == ("no-such-scenario", "")
     assert "unknown scenario" in err.problem and "hague-2035" in err.problem
+    assert "calibration" not in err.problem  # the calibrated defaults are not a scenario
+    assert "unknown scenario" in _error("calibration").problem
     err = _error(tmp_path / "absent.toml")
     assert err.where == "" and "no such scenario file" in err.problem
 

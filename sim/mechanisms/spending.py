@@ -71,7 +71,6 @@ def free_riding_weight(proximity, gdp_share, strength):
 def desired_core_share(
     anchor,
     perceived_threat,
-    perceived_threat_ref,
     threat_response,
     shortfall,
     shortfall_ref,
@@ -90,21 +89,23 @@ def desired_core_share(
 ):
     """The core share (% GDP) an ally wants this year.
 
-    n_i = b_i0 + k_T (T_i - T_i0) + k_C (G_i - G_i0) - lambda_i (S_i - S_i0) + w (m - m_0)
+    n_i = max(b_i0, k_T T_i) + k_C (G_i - G_i0) - lambda_i (S_i - S_i0) + w (m - m_0)
     b*_i = n_i + nu * max(0, P_i - n_i) + pi * U * max(0, D_i - n_i)
 
     A linearisation of the reduced-form demand q_i(I, S, T, U) of the joint-product model
     (Sandler; DOMAIN §4.2) and the composite rule of DOMAIN §4.4 around the ally's observed start
-    share b_i0 (habit): it rises with perceived threat T (Christie 2019), with its capability-target
-    shortfall G, with the alliance's mean burden m (peer conformity, Odehnal et al. 2021), and
-    falls with allied spill-in S (free riding). It is then pulled toward its own pledge path P by
-    its commitment nu, and toward the US-demanded path D in proportion to US pressure U.
+    share b_i0 (habit). Perceived threat T sets a security requirement k_T T: an ally below it
+    rises to it, one above it keeps its habit (Christie 2019: the nearer Russia, the larger the
+    rise; after 2014 Lithuania rose from 0.9% to 2% while Estonia, already at 1.9%, stayed). The
+    share rises with its capability-target shortfall G and the alliance's mean burden m (peer
+    conformity, Odehnal et al. 2021), and falls with allied spill-in S (free riding). It is then
+    pulled toward its own pledge path P by its commitment nu, and toward the US-demanded path D
+    in proportion to US pressure U.
 
     Args:
         anchor: b_i0, the start-year core share (% GDP).
         perceived_threat: T_i this year.
-        perceived_threat_ref: T_i0, at the start.
-        threat_response: k_T (pp per unit of perceived threat).
+        threat_response: k_T (% GDP required per unit of perceived threat).
         shortfall: G_i, last year's capability shortfall (1 - fulfilment).
         shortfall_ref: G_i0, the shortfall before the targets were raised.
         capability_response: k_C (pp per unit of shortfall).
@@ -124,8 +125,7 @@ def desired_core_share(
         b*_i (% GDP), not yet bounded.
     """
     natural = (
-        anchor
-        + threat_response * (perceived_threat - perceived_threat_ref)
+        np.maximum(anchor, threat_response * perceived_threat)
         + capability_response * (shortfall - shortfall_ref)
         - free_riding * (spill - spill_ref)
         + conformity * (mean_burden - mean_burden_ref)

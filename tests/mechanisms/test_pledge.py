@@ -23,3 +23,4 @@ def test_review_scales_with_the_threat():
     assert review_factor(0.6, 0.0, 1.0, 0.5) == 1.0
     assert review_factor(0.0, 1.0, 1.0, 0.5) == approx(0.5)
     assert review_factor(9.0, 1.0, 1.0, 0.5) == approx(1.5)
+    assert review_factor(0.05, 5e-324, 0.5, 0.5) == approx(1.5)  # overflow is the upper bound

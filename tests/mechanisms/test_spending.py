@@ -13,7 +13,6 @@ from sim.mechanisms.spending import (
 NEUTRAL = {
     "anchor": 2.0,
     "perceived_threat": 0.5,
-    "perceived_threat_ref": 0.5,
     "threat_response": 1.5,
     "shortfall": 0.3,
     "shortfall_ref": 0.3,
@@ -62,11 +61,17 @@ def test_desired_share_is_the_anchor_when_nothing_changed_and_paths_are_met():
 
 
 def test_each_driver_moves_the_desired_share_by_its_coefficient():
-    """Threat, shortfall, free riding and conformity enter linearly."""
-    assert desired_core_share(**NEUTRAL | {"perceived_threat": 1.0}) == approx(2.75)
+    """Shortfall, free riding and conformity enter linearly."""
     assert desired_core_share(**NEUTRAL | {"shortfall": 0.4}) == approx(2.2)
     assert desired_core_share(**NEUTRAL | {"spill": 3.5}) == approx(1.7)
     assert desired_core_share(**NEUTRAL | {"mean_burden": 3.4}) == approx(2.2)
+
+
+def test_threat_raises_the_share_to_its_security_floor_only_from_below():
+    """n = max(b0, k_T T): the floor k_T T binds above the habit b0 and is ignored below it."""
+    assert desired_core_share(**NEUTRAL | {"perceived_threat": 1.0}) == approx(2.0)
+    assert desired_core_share(**NEUTRAL | {"perceived_threat": 2.0}) == approx(3.0)
+    assert desired_core_share(**NEUTRAL | {"perceived_threat": 2.0, "anchor": 3.5}) == approx(3.5)
 
 
 def test_pledge_and_us_pressure_pull_toward_their_paths():

@@ -1,0 +1,203 @@
+"""Calibration: fit the free behavioural parameters to the 2015-2019 hindcast.
+
+Differential evolution (``scipy.optimize.differential_evolution``) minimises the RMSE of the
+hindcast's mean core % GDP against NATO's published panel over 2015-2019 only (the training
+years; 2020-2024 stay out for the test). Parameters are alliance-wide: ally differences come only
+from observable attributes the mechanisms already use (distance to Russia, GDP, debt). The runs
+use fixed seeds, so the objective is deterministic and a calibration is reproducible from its
+command. The result is written to ``scenarios/calibration.toml``, which the parameter defaults
+read (``sim.parameters``).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import date
+from functools import partial
+from pathlib import Path
+
+from scipy.optimize import differential_evolution
+
+from sim.parameters import PARAMETERS, PRIORS, calibration_file
+from sim.store import atomic_write
+from sim.validation import SEED, TEST, TRAIN, hindcast, hindcast_metrics
+
+FITTED: tuple[str, ...] = (
+    "adjustment_speed",
+    "threat_response_pp",
+    "pledge_commitment",
+    "us_pressure_response",
+    "free_riding",
+    "peer_conformity",
+    "capability_response_pp",
+    "fiscal_max_rise_pp",
+    "fiscal_max_cut_pp",
+    "fiscal_space_floor",
+)
+"""The free behavioural parameters of the spending choice (DOMAIN §5: the literature gives signs,
+not portable elasticities). Sourced values (distances, lead times, Richardson coefficients,
+debt thresholds) and scenario levers stay fixed."""
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """A finished calibration.
+
+    Attributes:
+        values: Fitted value of each parameter fitted.
+        rmse_train_pp: Objective at the optimum (2015-2019).
+        rmse_test_pp: The same fit on 2020-2024 (reported, never optimised).
+        rmse_train_prior_pp: Objective at the documented prior values.
+        evaluations: Objective evaluations.
+        generations: Differential-evolution generations run.
+        max_generations: The largest number allowed.
+        population: Population size per parameter.
+        replications: Runs averaged per evaluation.
+        seed: Seed of the optimiser and root seed of the runs.
+    """
+
+    values: dict[str, float]
+    rmse_train_pp: float
+    rmse_test_pp: float
+    rmse_train_prior_pp: float
+    evaluations: int
+    generations: int
+    max_generations: int
+    population: int
+    replications: int
+    seed: int
+
+    @property
+    def command(self) -> str:
+        """The command that reproduces this calibration."""
+        fit = "" if tuple(self.values) == FITTED else f" --fit {','.join(self.values)}"
+        return (
+            f"alliance calibrate --replications {self.replications} --generations "
+            f"{self.max_generations} --population {self.population} --seed {self.seed}{fit}"
+        )
+
+
+def train_rmse(x: Sequence[float], names: Sequence[str], replications: int, seed: int) -> float:
+    """The objective: hindcast RMSE (pp) over 2015-2019 with parameters ``names`` set to ``x``."""
+    sim, table = hindcast(replications, seed, **dict(zip(names, map(float, x), strict=True)))
+    return hindcast_metrics(table, sim)["rmse_train_pp"]
+
+
+def calibrate(
+    replications: int = 32,
+    generations: int = 30,
+    population: int = 10,
+    seed: int = SEED,
+    workers: int = 1,
+    callback: Callable[[int, float], None] | None = None,
+    fit: Sequence[str] = FITTED,
+) -> Calibration:
+    """Fit parameters to the 2015-2019 hindcast.
+
+    Args:
+        replications: Runs averaged per objective evaluation (seeds fixed).
+        generations: Largest number of differential-evolution generations.
+        population: Population size per parameter.
+        seed: Seed of the optimiser and root seed of the runs.
+        workers: Processes evaluating a generation in parallel (results do not depend on it).
+        callback: Called after each generation with (generation, best RMSE so far).
+        fit: The parameters to fit (``FITTED`` by default); the others keep their defaults.
+
+    Returns:
+        The fitted values and their fit.
+    """
+    unknown = [n for n in fit if n not in PARAMETERS or PARAMETERS[n].integer]
+    if unknown or not fit:
+        raise ValueError(f"cannot fit {unknown or 'no parameter'}: name continuous parameters")
+    bounds = [(PARAMETERS[n].low, PARAMETERS[n].high) for n in fit]
+    prior = [PRIORS[n] for n in fit]
+    objective = partial(train_rmse, names=tuple(fit), replications=replications, seed=seed)
+    generation = 0
+
+    def report(intermediate_result) -> None:  # scipy passes an OptimizeResult by this name
+        nonlocal generation
+        generation += 1
+        if callback:
+            callback(generation, float(intermediate_result.fun))
+
+    context = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(workers, mp_context=context) if workers > 1 else _Serial() as pool:
+        result = differential_evolution(
+            objective,
+            bounds,
+            x0=prior,
+            seed=seed,
+            maxiter=generations,
+            popsize=population,
+            tol=1e-4,
+            polish=False,
+            updating="deferred",
+            workers=pool.map,
+            callback=report,
+        )
+    # Stored to 4 decimals; the fit is that of the stored values.
+    values = {n: round(float(v), 4) for n, v in zip(fit, result.x, strict=True)}
+    sim, table = hindcast(replications, seed, **values)
+    fit = hindcast_metrics(table, sim)
+    return Calibration(
+        values=values,
+        rmse_train_pp=fit["rmse_train_pp"],
+        rmse_test_pp=fit["rmse_test_pp"],
+        rmse_train_prior_pp=objective(prior),
+        evaluations=int(result.nfev),
+        generations=generation,
+        max_generations=generations,
+        population=population,
+        replications=replications,
+        seed=seed,
+    )
+
+
+class _Serial:
+    """Stand-in for a process pool when one worker is asked for."""
+
+    map = staticmethod(map)
+
+    def __enter__(self) -> _Serial:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+
+def calibration_toml(cal: Calibration, when: date) -> str:
+    """The calibration file's text: values, fit, date and the command that produced them."""
+    lines = [
+        "# Written by `alliance calibrate`; do not edit by hand. The parameter defaults read this",
+        "# file (sim/parameters.py). Rerun the command below to reproduce it.",
+        f"date = {when.isoformat()}",
+        f'command = "{cal.command}"',
+        'method = "scipy.optimize.differential_evolution (deferred updating, no polish)"',
+        f'objective = "RMSE of the mean core % GDP, wales-2014 hindcast, published allies, '
+        f'{TRAIN.start}-{TRAIN.stop - 1}"',
+        f"replications = {cal.replications}",
+        f"seed = {cal.seed}",
+        f"evaluations = {cal.evaluations}",
+        f"generations = {cal.generations}",
+        "",
+        "[fit]",
+        f"rmse_train_pp = {cal.rmse_train_pp:.4f}",
+        f"rmse_train_prior_pp = {cal.rmse_train_prior_pp:.4f}",
+        f"# {TEST.start}-{TEST.stop - 1}, never optimised; `alliance validate` reports it in full.",
+        f"rmse_test_pp = {cal.rmse_test_pp:.4f}",
+        "",
+        "[parameters]",
+        *(f"{name} = {value!r}" for name, value in cal.values.items()),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def write_calibration(cal: Calibration, path: Path | None = None) -> Path:
+    """Write the calibration file (atomically) and return its path."""
+    path = path or calibration_file()
+    text = calibration_toml(cal, date.today())
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+    return path

@@ -1,0 +1,304 @@
+"""Validation against NATO's published figures: the 2014-2024 hindcast, its metrics, the 2025 step.
+
+The hindcast runs ``wales-2014`` from each ally's 2014 state (the 2% pledge, the threat steps of
+2014 and 2022, observed GDP; nothing else observed after 2014) and compares the mean of its
+replications with NATO's core % GDP panel. The six withheld allies are simulated like the others;
+their 2015-2024 observations are not in the data, so they enter no metric of those years.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from sim.batch import run_seeds
+from sim.data import NO_FORCES, WITHHELD, load_reference
+from sim.ensemble import run_ensemble
+from sim.indicators import allies_at_or_above
+
+HINDCAST = "wales-2014"
+"""The scenario of the hindcast."""
+
+STEP_2025 = "us-demand-2025"
+"""The scenario of the one-year check from 2024 to 2025."""
+
+YEARS = range(2014, 2025)
+TRAIN = range(2015, 2020)
+"""Years the calibration fits."""
+
+TEST = range(2020, 2025)
+"""Years held out from the calibration."""
+
+REPLICATIONS = 500
+"""Runs averaged per cell: the largest Monte Carlo standard error of a cell mean is then about
+0.005 pp (``mc_se_max_pp`` in the metrics)."""
+
+SEED = 2014
+
+NATO_COUNT_GE_2PCT_2024 = 18
+"""Allies at >=2% in 2024 on the Aug-2025 basis, all allies (DOMAIN §2; data/SOURCES.md)."""
+
+
+@dataclass(frozen=True)
+class Simulation:
+    """Core % GDP of every replication of a scenario.
+
+    Attributes:
+        runs: Index (iso3, year), one column per run.
+        replications: Runs.
+        seed: Root seed of the runs' seeds.
+        parameters: The scenario's resolved parameters.
+    """
+
+    runs: pd.DataFrame
+    replications: int
+    seed: int
+    parameters: Mapping[str, float]
+
+    @property
+    def mean(self) -> pd.Series:
+        """Mean over runs, by (iso3, year)."""
+        return self.runs.mean(axis=1)
+
+    @property
+    def standard_error(self) -> pd.Series:
+        """Monte Carlo standard error of the mean, by (iso3, year)."""
+        return self.runs.std(axis=1, ddof=1) / np.sqrt(self.replications)
+
+
+def simulate(scenario: str, replications: int, seed: int, **parameters: float) -> Simulation:
+    """Run ``replications`` runs of a scenario with the ensemble engine.
+
+    Args:
+        scenario: Scenario name.
+        replications: Runs (seeds spawned from ``seed`` as in a batch).
+        seed: Root seed.
+        **parameters: Parameter values replacing the scenario's.
+
+    Returns:
+        Every run's core share by ally and year.
+    """
+    seeds = [s for s, _ in run_seeds(seed, 1, replications)[0]]
+    result = run_ensemble(scenario, seeds, **parameters)
+    runs = result.allies.pivot_table(
+        index=["iso3", "year"], columns="seed", values="core_pct_gdp", sort=False
+    )[seeds]
+    return Simulation(runs, replications, seed, dict(result.scenario.parameters))
+
+
+def observed_core() -> pd.DataFrame:
+    """NATO's core % GDP, allies x years 2014-2025 (NaN where not published or withheld)."""
+    return load_reference().core
+
+
+def hindcast_table(sim: Simulation) -> pd.DataFrame:
+    """Every ally and year 2014-2024: ``iso3, year, core_pct_gdp_sim, core_pct_gdp_obs``."""
+    obs = observed_core()
+    table = sim.mean.rename("core_pct_gdp_sim").reset_index()
+    table = table[table["year"].isin(YEARS)].reset_index(drop=True)
+    cells = zip(table["iso3"], table["year"], strict=True)
+    table["core_pct_gdp_obs"] = [obs.at[iso, year] for iso, year in cells]
+    return table
+
+
+def hindcast(
+    replications: int = REPLICATIONS, seed: int = SEED, **parameters: float
+) -> tuple[Simulation, pd.DataFrame]:
+    """Run the hindcast: the simulation and its comparison table (``hindcast_table``)."""
+    sim = simulate(HINDCAST, replications, seed, **parameters)
+    return sim, hindcast_table(sim)
+
+
+def _rmse(error: pd.Series) -> float:
+    return float(np.sqrt((error**2).mean()))
+
+
+def _wide(table: pd.DataFrame, column: str) -> pd.DataFrame:
+    return table.pivot(index="iso3", columns="year", values=column)
+
+
+def baselines(obs: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Naive forecasts of the panel from 2014 data: persistence and the 2014-2016 trend.
+
+    Args:
+        obs: Observed core % GDP, allies x years (2014 and 2016 included).
+
+    Returns:
+        ``persistence`` (the 2014 value carried forward) and ``trend`` (the 2014-2016 linear
+        trend extended), allies x years like ``obs``.
+    """
+    years = np.asarray(obs.columns, dtype=float)
+    start = obs[2014].to_numpy()[:, None]
+    slope = ((obs[2016] - obs[2014]) / 2).to_numpy()[:, None]
+    shape = np.broadcast_to(start, obs.shape)
+    return {
+        "persistence": pd.DataFrame(shape, obs.index, obs.columns),
+        "trend": pd.DataFrame(start + slope * (years - 2014), obs.index, obs.columns),
+    }
+
+
+def _counts(share: pd.DataFrame, counted: pd.DataFrame) -> pd.Series:
+    """Allies at >=2% per year (NATO's two-decimal rounding), among ``counted`` cells."""
+    values = np.nan_to_num(share.to_numpy().T)
+    return pd.Series(allies_at_or_above(values, 2.0, counted.to_numpy().T), share.columns)
+
+
+def hindcast_metrics(table: pd.DataFrame, sim: Simulation) -> dict:
+    """Fit of the hindcast against the published panel and against naive baselines (pp of GDP).
+
+    Args:
+        table: From ``hindcast_table``.
+        sim: The simulation behind it.
+
+    Returns:
+        The contents of ``metrics.json`` (see ``docs/validation.md``).
+    """
+    sim_w, obs_w = _wide(table, "core_pct_gdp_sim"), _wide(table, "core_pct_gdp_obs")
+    published = obs_w.notna() & ~obs_w.index.isin(NO_FORCES)[:, None]
+    error = sim_w - obs_w
+    naive = {name: forecast - obs_w for name, forecast in baselines(obs_w).items()}
+
+    def cells(frame: pd.DataFrame, years: range) -> pd.Series:
+        return frame[list(years)].where(published[list(years)]).stack()
+
+    per_ally = {}
+    for iso in obs_w.index[published[list(TEST)].any(axis=1)]:
+        row = {
+            "rmse_train_pp": _rmse(cells(error, TRAIN).loc[iso]),
+            "rmse_test_pp": _rmse(cells(error, TEST).loc[iso]),
+            "bias_test_pp": float(cells(error, TEST).loc[iso].mean()),
+        }
+        for name, err in naive.items():
+            row[f"rmse_{name}_test_pp"] = _rmse(cells(err, TEST).loc[iso])
+        per_ally[iso] = row
+
+    counts_sim, counts_obs = _counts(sim_w, published), _counts(obs_w, published)
+    with_forces = pd.DataFrame(True, obs_w.index, obs_w.columns).mul(
+        ~obs_w.index.isin(NO_FORCES), axis=0
+    )
+    counts_all = _counts(sim_w, with_forces)
+    standard_error = sim.standard_error.loc[pd.IndexSlice[:, list(YEARS)]]
+    return {
+        "scenario": HINDCAST,
+        "replications": sim.replications,
+        "seed": sim.seed,
+        "mc_se_max_pp": float(standard_error.max()),
+        "rmse_train_pp": _rmse(cells(error, TRAIN)),
+        "rmse_test_pp": _rmse(cells(error, TEST)),
+        "bias_test_pp": float(cells(error, TEST).mean()),
+        **{f"rmse_{name}_train_pp": _rmse(cells(err, TRAIN)) for name, err in naive.items()},
+        **{f"rmse_{name}_test_pp": _rmse(cells(err, TEST)) for name, err in naive.items()},
+        "cells_train": int(published[list(TRAIN)].to_numpy().sum()),
+        "cells_test": int(published[list(TEST)].to_numpy().sum()),
+        "count_ge_2pct_2024_sim": int(counts_sim[2024]),
+        "count_ge_2pct_2024_obs": int(counts_obs[2024]),
+        "count_ge_2pct_2024_sim_all_allies": int(counts_all[2024]),
+        "count_ge_2pct_2024_nato_all_allies": NATO_COUNT_GE_2PCT_2024,
+        "count_ge_2pct_by_year": {
+            str(year): {
+                "sim": int(counts_sim[year]),
+                "obs": int(counts_obs[year]),
+                "published_allies": int(published[year].sum()),
+                "sim_all_allies": int(counts_all[year]),
+            }
+            for year in YEARS
+        },
+        "per_ally": per_ally,
+        "withheld": list(WITHHELD),
+        "parameters": dict(sim.parameters),
+    }
+
+
+def step_2025(replications: int = REPLICATIONS, seed: int = SEED, **parameters: float) -> dict:
+    """One year from each ally's 2024 state under the post-2024 US demand, against NATO's 2025.
+
+    Compared allies have published 2024 and 2025 values: not the withheld six (their 2024 start
+    is interpolated toward their 2025 value), not Germany (no 2025 figure), not Iceland.
+
+    Args:
+        replications: Runs averaged.
+        seed: Root seed.
+        **parameters: Parameter values replacing the scenario's.
+
+    Returns:
+        ``table`` (iso3, core_2024_obs, core_2025_sim, core_2025_obs, compared) and metrics:
+        ``rmse_2025_pp``, ``rmse_2025_persistence_pp`` (2024 carried forward) and the counts
+        at >=2% in 2025 among the compared allies.
+    """
+    sim = simulate(STEP_2025, replications, seed, **parameters)
+    obs = observed_core()
+    table = pd.DataFrame(
+        {
+            "core_2024_obs": obs[2024],
+            "core_2025_sim": sim.mean.xs(2025, level="year"),
+            "core_2025_obs": obs[2025],
+        }
+    )
+    table["compared"] = table[["core_2024_obs", "core_2025_obs"]].notna().all(axis=1) & (
+        ~table.index.isin([*WITHHELD, *NO_FORCES])
+    )
+    c = table[table["compared"]]
+
+    def at_2pct(column: str) -> int:
+        return int(allies_at_or_above(c[column].to_numpy(), 2.0, np.ones(len(c), dtype=bool)))
+
+    return {
+        "table": table.rename_axis("iso3").reset_index(),
+        "scenario": STEP_2025,
+        "allies_compared": len(c),
+        "rmse_2025_pp": _rmse(c["core_2025_sim"] - c["core_2025_obs"]),
+        "rmse_2025_persistence_pp": _rmse(c["core_2024_obs"] - c["core_2025_obs"]),
+        "mean_change_2025_sim_pp": float((c["core_2025_sim"] - c["core_2024_obs"]).mean()),
+        "mean_change_2025_obs_pp": float((c["core_2025_obs"] - c["core_2024_obs"]).mean()),
+        "count_ge_2pct_2024_obs": at_2pct("core_2024_obs"),
+        "count_ge_2pct_2025_sim": at_2pct("core_2025_sim"),
+        "count_ge_2pct_2025_obs": at_2pct("core_2025_obs"),
+    }
+
+
+def withheld_2025(sim: Simulation) -> dict:
+    """The hindcast's 2025 against NATO's 2025 estimates: withheld allies versus the others.
+
+    The hindcast has no 2025 US demand, so both groups are off; the question is whether the
+    allies whose 2015-2024 paths were withheld are predicted as well as the rest.
+    """
+    obs = observed_core()[2025]
+    simulated = sim.mean.xs(2025, level="year")
+    error = (simulated - obs).dropna().drop(list(NO_FORCES), errors="ignore")
+    held = error.index.isin(WITHHELD)
+    return {
+        "rmse_2025_withheld_pp": _rmse(error[held]),
+        "rmse_2025_others_pp": _rmse(error[~held]),
+        "error_2025_withheld_pp": {iso: float(error[iso]) for iso in error.index[held]},
+    }
+
+
+@dataclass(frozen=True)
+class Validation:
+    """Everything ``alliance validate`` reports.
+
+    Attributes:
+        hindcast: The hindcast's runs.
+        table: ``hindcast_table`` of it.
+        step: ``step_2025``'s table (one row per ally).
+        metrics: ``hindcast_metrics`` plus ``step_2025`` (without its table) and
+            ``withheld_2025``.
+    """
+
+    hindcast: Simulation
+    table: pd.DataFrame
+    step: pd.DataFrame
+    metrics: dict
+
+
+def validate(replications: int = REPLICATIONS, seed: int = SEED) -> Validation:
+    """Run the hindcast and the 2025 step with the default (calibrated) parameters."""
+    sim, table = hindcast(replications, seed)
+    step = step_2025(replications, seed)
+    metrics = hindcast_metrics(table, sim)
+    metrics["step_2025"] = {k: v for k, v in step.items() if k != "table"}
+    metrics["withheld_2025"] = withheld_2025(sim)
+    return Validation(sim, table, step["table"], metrics)

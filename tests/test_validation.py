@@ -1,0 +1,136 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from pytest import approx
+
+from sim.cli import main
+from sim.data import WITHHELD, load_reference
+from sim.validation import (
+    TEST,
+    TRAIN,
+    YEARS,
+    Simulation,
+    baselines,
+    hindcast,
+    hindcast_metrics,
+    hindcast_table,
+    step_2025,
+)
+
+
+def _fake(offset: float) -> Simulation:
+    """Two identical 'runs' equal to NATO's panel plus ``offset`` (0 where nothing published)."""
+    obs = load_reference().core.loc[:, list(YEARS)]
+    long = (obs + offset).fillna(0.0).stack()
+    long.index.names = ["iso3", "year"]
+    return Simulation(pd.concat([long, long], axis=1, keys=[1, 2]), 2, 0, {})
+
+
+@pytest.fixture(scope="module")
+def small_hindcast():
+    return hindcast(replications=8, seed=3)
+
+
+def test_hindcast_table_has_every_ally_and_year_and_nato_where_published(small_hindcast):
+    _, table = small_hindcast
+    obs = load_reference().core
+    assert list(table.columns) == ["iso3", "year", "core_pct_gdp_sim", "core_pct_gdp_obs"]
+    assert len(table) == 32 * len(YEARS) and not table.duplicated(["iso3", "year"]).any()
+    assert table["core_pct_gdp_sim"].notna().all()
+    for iso, year, value in table[["iso3", "year", "core_pct_gdp_obs"]].itertuples(index=False):
+        assert value == obs.at[iso, year] or (np.isnan(value) and np.isnan(obs.at[iso, year]))
+    withheld = table[table["iso3"].isin(WITHHELD) & (table["year"] > 2014)]
+    assert withheld["core_pct_gdp_obs"].isna().all()
+
+
+def test_hindcast_mean_is_the_mean_of_its_runs(small_hindcast):
+    sim, table = small_hindcast
+    assert sim.runs.shape[1] == 8
+    cell = table.set_index(["iso3", "year"]).loc[("POL", 2022), "core_pct_gdp_sim"]
+    assert cell == approx(sim.runs.loc[("POL", 2022)].mean())
+
+
+def test_baselines_carry_2014_forward_and_extend_the_2014_2016_trend():
+    obs = pd.DataFrame(
+        [[1.0, 1.5, 2.0, 9.0, 9.0]], index=["X"], columns=[2014, 2015, 2016, 2017, 2024]
+    )
+    b = baselines(obs)
+    assert b["persistence"].loc["X"].tolist() == [1.0] * 5
+    assert b["trend"].loc["X"].tolist() == approx([1.0, 1.5, 2.0, 2.5, 6.0])
+
+
+def test_metrics_are_zero_for_a_perfect_hindcast_and_the_offset_for_a_shifted_one():
+    perfect = _fake(0.0)
+    m = hindcast_metrics(hindcast_table(perfect), perfect)
+    assert m["rmse_train_pp"] == 0 and m["rmse_test_pp"] == 0 and m["mc_se_max_pp"] == 0
+    assert m["count_ge_2pct_2024_sim"] == m["count_ge_2pct_2024_obs"]
+    assert all(c["sim"] == c["obs"] for c in m["count_ge_2pct_by_year"].values())
+    assert m["count_ge_2pct_by_year"]["2014"]["obs"] == 3  # US, UK, Greece (DOMAIN §2)
+    shifted = _fake(0.1)
+    m = hindcast_metrics(hindcast_table(shifted), shifted)
+    assert m["rmse_train_pp"] == approx(0.1) and m["rmse_test_pp"] == approx(0.1)
+    assert m["bias_test_pp"] == approx(0.1)
+    assert m["per_ally"]["POL"]["rmse_test_pp"] == approx(0.1)
+    assert set(m["per_ally"]).isdisjoint(WITHHELD) and "ISL" not in m["per_ally"]
+    assert m["cells_train"] == m["cells_test"] == 25 * 5
+
+
+def test_baseline_metrics_match_a_direct_computation(small_hindcast):
+    sim, table = small_hindcast
+    m = hindcast_metrics(table, sim)
+    obs = load_reference().core.drop(index=["ISL", *WITHHELD])
+    test = obs.loc[:, list(TEST)]
+    persistence = np.sqrt(((test.sub(obs[2014], axis=0)) ** 2).stack().mean())
+    assert m["rmse_persistence_test_pp"] == approx(persistence)
+    t = table.dropna()
+    train = t[t["year"].isin(TRAIN) & (t["iso3"] != "ISL")]
+    direct = np.sqrt(((train["core_pct_gdp_sim"] - train["core_pct_gdp_obs"]) ** 2).mean())
+    assert m["rmse_train_pp"] == approx(direct)
+
+
+def test_step_2025_compares_allies_published_in_2024_and_2025_only():
+    step = step_2025(replications=4, seed=1)
+    table = step["table"].set_index("iso3")
+    compared = set(table.index[table["compared"]])
+    assert (
+        compared.isdisjoint({*WITHHELD, "DEU", "ISL"}) and len(compared) == step["allies_compared"]
+    )
+    assert len(compared) == 24
+    obs = load_reference().core
+    c = table.loc[sorted(compared)]
+    assert step["rmse_2025_persistence_pp"] == approx(
+        np.sqrt(((obs.loc[c.index, 2024] - obs.loc[c.index, 2025]) ** 2).mean())
+    )
+
+
+def test_alliance_validate_writes_table_metrics_plots_and_report(tmp_path):
+    out, report = tmp_path / "val", tmp_path / "docs" / "validation.md"
+    args = ["validate", "--out", str(out), "--report", str(report), "--replications", "6"]
+    assert main(args) == 0
+    table = pd.read_parquet(out / "hindcast.parquet")
+    assert len(table) == 32 * len(YEARS)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["replications"] == 6
+    for key in ("rmse_train_pp", "rmse_test_pp", "rmse_persistence_test_pp", "rmse_trend_test_pp"):
+        assert metrics[key] > 0
+    assert {"step_2025", "withheld_2025", "per_ally", "count_ge_2pct_by_year"} <= set(metrics)
+    for png in ("fit_by_ally", "count_ge_2pct", "residuals", "step_2025"):
+        data = (out / f"{png}.png").read_bytes()
+        assert data.startswith(b"\x89PNG") and len(data) > 10_000
+        assert f"](../val/{png}.png)" in report.read_text()
+    text = report.read_text()
+    assert f"{metrics['rmse_test_pp']:.2f} pp" in text
+    assert (
+        f"| 2024 | {metrics['count_ge_2pct_2024_obs']} | {metrics['count_ge_2pct_2024_sim']} |"
+        in text
+    )
+
+
+def test_alliance_validate_rejects_an_unwritable_folder(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert main(["validate", "--out", str(blocker / "sub")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("alliance validate:")
