@@ -28,7 +28,7 @@ from sim.ensemble import run_ensemble
 from sim.executors import open_executor
 from sim.run import git_commit, run_scenario, versions
 from sim.scenario import Scenario, load_scenario
-from sim.store import BatchStore, StoreError, encode
+from sim.store import SPEC, BatchStore, StoreError, encode
 
 ENGINES = ("ensemble", "mesa")
 CHUNK_SIZE = {"ensemble": 500, "mesa": 10}
@@ -140,13 +140,14 @@ def plan_chunks(spec: BatchSpec) -> list[Chunk]:
     """Every chunk of the batch, in scenario and replication order."""
     chunks = []
     seeds_by_scenario = run_seeds(spec.seed, len(spec.scenarios), spec.replications)
+    width = max(3, len(str(len(spec.scenarios) - 1)))  # chunk ids sort in scenario order
     for i, (scenario, seeds) in enumerate(zip(spec.scenarios, seeds_by_scenario, strict=True)):
         for first in range(0, spec.replications, spec.chunk_size):
             runs = tuple(
                 PlannedRun(scenario.name, r, *seeds[r])
                 for r in range(first, min(first + spec.chunk_size, spec.replications))
             )
-            chunks.append(Chunk(f"{i:03d}-{first:07d}", scenario, spec.engine, runs))
+            chunks.append(Chunk(f"{i:0{width}d}-{first:07d}", scenario, spec.engine, runs))
     return chunks
 
 
@@ -311,7 +312,8 @@ def _manifest(spec: BatchSpec, store: BatchStore, chunks: list[Chunk], **extra) 
     return {
         "format": FORMAT,
         "fingerprint": spec.fingerprint,
-        "spec": spec.to_dict(),
+        "spec": {k: v for k, v in spec.to_dict().items() if k != "definitions"}
+        | {"definitions": SPEC},
         "created_utc": old.get("created_utc", now),
         "updated_utc": now,
         "versions": versions(),
@@ -422,6 +424,7 @@ def run_batch(
         store.remove_unfinished()
         done = store.done_chunks()
         manifest = _manifest(spec, store, chunks, executor="dask" if scheduler else executor)
+        store.write_spec(spec.to_dict())
         store.write_manifest(manifest)
         _execute([c for c in chunks if c.id not in done], store, pool, progress, manifest)
     return BatchResult(store.root)

@@ -28,6 +28,9 @@ import pyarrow.parquet as pq
 TABLES = ("allies", "alliance", "runs")
 """The tables of a batch, written in this order for each chunk (``runs`` marks it done)."""
 MANIFEST = "manifest.json"
+SPEC = "spec.json"
+"""The batch spec with every scenario fully resolved, written once (the manifest, rewritten after
+every chunk, keeps a summary so that sweeps of thousands of design points stay cheap)."""
 
 
 class StoreError(Exception):
@@ -112,6 +115,11 @@ class BatchStore:
         """Replace the manifest atomically."""
         text = json.dumps(manifest, indent=2, sort_keys=False)
         atomic_write(self.root / MANIFEST, lambda tmp: Path(tmp).write_text(text + "\n"))
+
+    def write_spec(self, spec: dict[str, Any]) -> None:
+        """Write the full batch spec (``spec.json``) atomically."""
+        text = json.dumps(spec, indent=1)
+        atomic_write(self.root / SPEC, lambda tmp: Path(tmp).write_text(text + "\n"))
 
     # --- chunks ----------------------------------------------------------------------------
     def done_chunks(self) -> set[str]:

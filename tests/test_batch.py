@@ -94,7 +94,9 @@ def test_store_layout_tables_and_manifest(serial_batch):
     assert m["status"] == {"runs": 12, "ok": 12, "failed": 0, "pending": 0}
     assert m["spec"]["scenarios"] == ["hague-2035", "us-retrenchment"]
     assert m["spec"]["seed"] == 11 and m["spec"]["replications"] == 6
-    assert m["spec"]["definitions"][0]["parameters"]["threat_scale"] == 1.0
+    assert m["spec"]["definitions"] == "spec.json"
+    spec = json.loads((serial_batch / "spec.json").read_text())
+    assert spec["definitions"][0]["parameters"]["threat_scale"] == 1.0
     assert m["versions"]["mesa"] == "3.5.1" and "git_commit" in m and m["executor"] == "serial"
 
 
