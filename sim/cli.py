@@ -21,10 +21,12 @@ from sim.batch import ENGINES, BatchError, BatchInterrupted, run_batch
 from sim.batch import format_summary as format_batch_summary
 from sim.calibration import FITTED, calibrate, write_calibration
 from sim.executors import EXECUTORS, SCHEDULER_ENV, ExecutorError
+from sim.experiment import ExperimentError, load_experiment
 from sim.parameters import PARAMETERS, calibration_file
 from sim.run import RunResult, run_scenario, write_run
 from sim.scenario import ScenarioError, list_scenarios, load_scenario
 from sim.store import BatchStore, StoreError
+from sim.sweep import format_sweep, run_sweep
 from sim.validation import REPLICATIONS, SEED, validate
 from sim.validation_report import write_validation
 
@@ -130,6 +132,17 @@ def build_parser() -> argparse.ArgumentParser:
     query.add_argument("dir", type=Path, help="a batch folder")
     query.add_argument("sql", help='e.g. "SELECT scenario, avg(capability_gap) FROM alliance ..."')
     query.add_argument("--csv", action="store_true", help="print CSV instead of a table")
+
+    sweep = sub.add_parser("sweep", help="run a sensitivity sweep defined in experiments/*.toml")
+    sweep.add_argument("spec", type=Path, help="an experiment spec (TOML)")
+    sweep.add_argument("--executor", choices=EXECUTORS, help="where runs go (default processes)")
+    sweep.add_argument("--workers", type=_positive, help="worker processes (default: all CPUs)")
+    sweep.add_argument(
+        "--scheduler", help=f"join a Dask cluster at this address (or set {SCHEDULER_ENV})"
+    )
+    sweep.add_argument("--out", type=Path, help="sweep folder (default results/sweep-<name>)")
+    sweep.add_argument("--resume", action="store_true", help="complete the sweep in --out")
+    sweep.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
     validate = sub.add_parser("validate", help="hindcast 2014-2024 against NATO's figures")
     validate.add_argument(
@@ -279,8 +292,34 @@ def _batch(args: argparse.Namespace) -> int:
     return 0
 
 
-def _resume_hint() -> str:
-    return "finished runs are saved; add --resume to the same command to complete the batch"
+def _resume_hint(what: str = "batch") -> str:
+    return f"finished runs are saved; add --resume to the same command to complete the {what}"
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    if args.scheduler and args.executor not in (None, "dask"):
+        raise UsageError(f"alliance sweep: --scheduler needs --executor dask, not {args.executor}")
+    try:
+        experiment = load_experiment(args.spec)
+        result = run_sweep(
+            experiment,
+            args.out,
+            executor=args.executor or ("dask" if args.scheduler else "processes"),
+            workers=args.workers,
+            scheduler=args.scheduler,
+            resume=args.resume,
+            progress=False if args.no_progress else None,
+        )
+    except (ExperimentError, BatchError, StoreError, ExecutorError) as exc:
+        raise UsageError(f"alliance sweep: {exc}") from None
+    except BatchInterrupted as exc:
+        print(f"alliance sweep: interrupted: {exc}; {_resume_hint('sweep')}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"alliance sweep: interrupted; {_resume_hint('sweep')}", file=sys.stderr)
+        return 130
+    print(format_sweep(result))
+    return 0
 
 
 def _query(args: argparse.Namespace) -> int:
@@ -371,7 +410,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"{p.name:40} {p.default:g}{unit}  [{p.low:g}, {p.high:g}]  {p.description}")
             return 0
         commands = {"run": _run, "batch": _batch, "query": _query}
-        commands |= {"validate": _validate, "calibrate": _calibrate}
+        commands |= {"sweep": _sweep, "validate": _validate, "calibrate": _calibrate}
         return commands[args.command](args)
     except (UsageError, ScenarioError) as exc:
         print(str(exc), file=sys.stderr)

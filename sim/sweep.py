@@ -1,0 +1,219 @@
+"""Sensitivity sweeps: an experiment's design points run as a batch, then outputs and indices.
+
+Each design point is the experiment's scenario with the point's parameters, named
+``<experiment>/<sample>``; the batch layer runs ``replications`` runs of every point with the
+ensemble engine (seeds spawned per point, then per replication), on any executor, into its
+Parquet store, and resumes an interrupted sweep exactly. Outputs are read back from the store
+with DuckDB and matched to design points by sample index.
+
+Files in the sweep's folder:
+    experiment.toml   the spec as run
+    samples.parquet   one row per design point (``sample`` and the varied parameters)
+    runs/             the batch store (allies, alliance, runs; manifest.json, spec.json)
+    outputs.parquet   per design point and output: mean, sd, min, max over replications
+    series.parquet    per design point and year: the replication mean of each series column
+    indices.csv       sensitivity indices (Sobol and Morris designs)
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pandas as pd
+
+from sim.batch import run_batch
+from sim.designs import analyse, sample
+from sim.experiment import Experiment, ExperimentError
+from sim.scenario import Scenario, ScenarioError
+from sim.store import BatchStore, atomic_write
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """A finished sweep.
+
+    Attributes:
+        experiment: The spec.
+        out: Its folder.
+        samples: The design points (index ``sample``).
+        outputs: ``sample, output, mean, sd, min, max, runs``.
+        series: ``sample, year`` and the series columns (replication means).
+        indices: ``parameter, output`` and the design's indices, or None (grid, oat, lhs).
+    """
+
+    experiment: Experiment
+    out: Path
+    samples: pd.DataFrame
+    outputs: pd.DataFrame
+    series: pd.DataFrame
+    indices: pd.DataFrame | None
+
+    def output(self, name: str) -> pd.Series:
+        """Replication mean of one output per design point, by sample."""
+        table = self.outputs[self.outputs["output"] == name]
+        return table.set_index("sample")["mean"].sort_index()
+
+
+def point_name(experiment: Experiment, index: int) -> str:
+    """The scenario name of design point ``index``."""
+    return f"{experiment.name}/{index:05d}"
+
+
+def design(experiment: Experiment) -> pd.DataFrame:
+    """The experiment's design points."""
+    return sample(
+        experiment.design,
+        experiment.parameters,
+        samples=experiment.samples,
+        levels=experiment.levels,
+        seed=experiment.seed,
+        baseline=experiment.scenario.parameters,
+    )
+
+
+def point_scenarios(experiment: Experiment, samples: pd.DataFrame) -> list[Scenario]:
+    """One scenario per design point.
+
+    Raises:
+        ExperimentError: A point breaks a constraint between parameters.
+    """
+    out = []
+    for index, row in samples.iterrows():
+        try:
+            point = experiment.scenario.with_parameters(**row.to_dict())
+        except ScenarioError as exc:
+            raise ExperimentError(experiment.source, "parameters", str(exc)) from None
+        out.append(replace(point, name=point_name(experiment, int(index))))
+    return out
+
+
+def run_sweep(
+    experiment: Experiment,
+    out: str | Path | None = None,
+    *,
+    executor: str = "processes",
+    workers: int | None = None,
+    scheduler: str | None = None,
+    resume: bool = False,
+    progress: bool | None = None,
+) -> SweepResult:
+    """Run an experiment and write its samples, outputs and indices.
+
+    Args:
+        experiment: From ``load_experiment``.
+        out: Folder (default ``results/sweep-<name>``).
+        executor: ``serial``, ``processes`` or ``dask`` (as for a batch).
+        workers: Worker processes.
+        scheduler: Address of a Dask scheduler.
+        resume: Complete the sweep already in ``out``.
+        progress: Show a progress bar (default: when on a terminal).
+
+    Returns:
+        The sweep's tables.
+
+    Raises:
+        ExperimentError: A design point is invalid.
+        StoreError, BatchError, ExecutorError: As for ``run_batch``.
+        BatchInterrupted, KeyboardInterrupt: Finished points are saved; ``resume`` completes.
+    """
+    out = Path(out) if out is not None else Path("results") / f"sweep-{experiment.name}"
+    samples = design(experiment)
+    scenarios = point_scenarios(experiment, samples)
+    run_batch(
+        scenarios,
+        experiment.replications,
+        experiment.seed,
+        engine="ensemble",
+        executor=executor,
+        workers=workers,
+        scheduler=scheduler,
+        out=out / "runs",
+        resume=resume,
+        chunk_size=experiment.replications,
+        progress=progress,
+    )
+    atomic_write(out / "experiment.toml", lambda tmp: shutil.copyfile(experiment.source, tmp))
+    return analyse_sweep(experiment, out, samples)
+
+
+def analyse_sweep(experiment: Experiment, out: Path, samples: pd.DataFrame) -> SweepResult:
+    """Read the outputs from a finished sweep's store, compute indices and write the tables."""
+    store = BatchStore(out / "runs")
+    outputs = read_outputs(experiment, store)
+    series = read_series(experiment, store)
+    tables = []
+    for o in experiment.outputs:
+        y = outputs[outputs["output"] == o.name].set_index("sample")["mean"]
+        table = analyse(
+            experiment.design,
+            experiment.parameters,
+            samples,
+            y,
+            levels=experiment.levels,
+            seed=experiment.seed,
+        )
+        if table is not None:
+            table.insert(1, "output", o.name)
+            tables.append(table)
+    indices = pd.concat(tables, ignore_index=True) if tables else None
+    _write_parquet(samples.reset_index(), out / "samples.parquet")
+    _write_parquet(outputs, out / "outputs.parquet")
+    _write_parquet(series, out / "series.parquet")
+    if indices is not None:
+        text = indices.to_csv(index=False, float_format="%.6g")
+        atomic_write(out / "indices.csv", lambda tmp: Path(tmp).write_text(text))
+    return SweepResult(experiment, out, samples, outputs, series, indices)
+
+
+def _write_parquet(table: pd.DataFrame, path: Path) -> None:
+    atomic_write(path, lambda tmp: table.to_parquet(tmp, index=False))
+
+
+def _sample_index(names: pd.Series) -> pd.Series:
+    return names.str.rsplit("/", n=1).str[1].astype("int64")
+
+
+def read_outputs(experiment: Experiment, store: BatchStore) -> pd.DataFrame:
+    """Each output's replication statistics per design point (successful runs only)."""
+    frames = []
+    for o in experiment.outputs:
+        where = f"year = {o.year}" + (f" AND iso3 = '{o.ally}'" if o.ally else "")
+        frame = store.query(
+            f"SELECT scenario, avg({o.column}) AS mean, stddev_samp({o.column}) AS sd, "
+            f"min({o.column}) AS min, max({o.column}) AS max, count(*) AS runs "
+            f"FROM {o.table} WHERE {where} GROUP BY scenario"
+        )  # names, columns and ally codes are checked against fixed lists by load_experiment
+        frame.insert(0, "output", o.name)
+        frames.append(frame)
+    table = pd.concat(frames, ignore_index=True)
+    table.insert(0, "sample", _sample_index(table.pop("scenario")))
+    return table.sort_values(["output", "sample"], kind="stable").reset_index(drop=True)
+
+
+def read_series(experiment: Experiment, store: BatchStore) -> pd.DataFrame:
+    """Replication mean of each series column per design point and year."""
+    if not experiment.series:
+        return pd.DataFrame({"sample": pd.Series(dtype="int64"), "year": pd.Series(dtype="int64")})
+    means = ", ".join(f"avg({c}) AS {c}" for c in experiment.series)
+    table = store.query(f"SELECT scenario, year, {means} FROM alliance GROUP BY scenario, year")
+    table.insert(0, "sample", _sample_index(table.pop("scenario")))
+    return table.sort_values(["sample", "year"]).reset_index(drop=True)
+
+
+def format_sweep(result: SweepResult) -> str:
+    """What ``alliance sweep`` prints: the design, the most influential parameters, the files."""
+    e = result.experiment
+    lines = [
+        f"{e.name}: {e.design} design, {len(result.samples)} points x {e.replications} "
+        f"replications of {e.scenario.name}",
+    ]
+    if result.indices is not None:
+        key = "ST" if e.design == "sobol" else "mu_star"
+        for name, table in result.indices.groupby("output", sort=False):
+            top = table.sort_values(key, ascending=False).head(3)
+            ranked = ", ".join(f"{r.parameter} ({getattr(r, key):.3g})" for r in top.itertuples())
+            lines.append(f"  {name}: {key} {ranked}")
+    lines.append(f"Written: {result.out}/ (samples.parquet, outputs.parquet, indices.csv, ...)")
+    return "\n".join(lines)

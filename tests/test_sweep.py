@@ -1,0 +1,118 @@
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from sim.experiment import load_experiment
+from sim.store import BatchStore
+from sim.sweep import point_name, run_sweep
+
+SPEC = """
+description = "test sweep"
+scenario = "hague-2035"
+design = "morris"
+samples = {samples}
+replications = {replications}
+seed = 5
+
+[parameters]
+threat_response_pp = {{ range = [1.0, 6.0] }}
+adjustment_speed = {{ range = [0.1, 0.8] }}
+recruit_rate = {{ range = [0.01, 0.08] }}
+
+[[outputs]]
+name = "allies_ge_3_5pct_core_2035"
+column = "allies_ge_3_5pct_core"
+
+[[outputs]]
+name = "germany_personnel_k_2035"
+column = "personnel_k"
+ally = "DEU"
+
+[series]
+columns = ["capability_gap"]
+"""
+
+
+def _spec(tmp_path: Path, samples: int = 3, replications: int = 2) -> Path:
+    path = tmp_path / "screen.toml"
+    path.write_text(SPEC.format(samples=samples, replications=replications))
+    return path
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("sweep")
+    return run_sweep(load_experiment(_spec(tmp)), tmp / "out", executor="serial")
+
+
+def test_sweep_writes_samples_outputs_series_and_indices(small):
+    out = small.out
+    for name in ("samples.parquet", "outputs.parquet", "series.parquet", "indices.csv"):
+        assert (out / name).is_file()
+    samples = pd.read_parquet(out / "samples.parquet")
+    assert len(samples) == 3 * (3 + 1) and samples["sample"].tolist() == list(range(12))
+    indices = pd.read_csv(out / "indices.csv")
+    assert list(indices.columns) == ["parameter", "output", "mu_star", "mu_star_conf", "sigma"]
+    assert len(indices) == 3 * 2 and (indices["mu_star"] >= 0).all()
+    series = pd.read_parquet(out / "series.parquet")
+    assert len(series) == 12 * 11 and set(series.columns) == {"sample", "year", "capability_gap"}
+
+
+def test_outputs_are_the_replication_means_of_each_design_point(small):
+    """Matched by sample index: point i's runs carry its parameters and give its output."""
+    store = BatchStore(small.out / "runs")
+    i = 7
+    runs = store.query(
+        f"SELECT personnel_k FROM allies WHERE scenario = '{point_name(small.experiment, i)}' "
+        "AND iso3 = 'DEU' AND year = 2035"
+    )
+    assert len(runs) == 2
+    assert small.output("germany_personnel_k_2035")[i] == pytest.approx(runs["personnel_k"].mean())
+    spec = store.read_manifest()["spec"]
+    assert spec["scenarios"][i] == "screen/00007" and spec["replications"] == 2
+    assert small.outputs.groupby("output")["runs"].min().min() == 2
+
+
+def test_same_spec_same_numbers_whatever_the_executor(small, tmp_path):
+    again = run_sweep(small.experiment, tmp_path / "again", executor="processes", workers=2)
+    pd.testing.assert_frame_equal(again.outputs, small.outputs)
+    pd.testing.assert_frame_equal(again.indices, small.indices)
+
+
+def _cmd(spec: Path, out: Path, *extra: str) -> list[str]:
+    return [
+        sys.executable, "-m", "sim.cli", "sweep", str(spec), "--out", str(out), "--workers", "2",
+        "--no-progress", *extra,
+    ]  # fmt: skip
+
+
+def test_a_killed_sweep_resumes_to_the_same_indices(tmp_path):
+    spec = _spec(tmp_path, samples=40, replications=4)  # 160 points: still running when killed
+    out = tmp_path / "killed"
+    proc = subprocess.Popen(
+        _cmd(spec, out),
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    while len(BatchStore(out / "runs").done_chunks()) < 5:
+        assert proc.poll() is None, "the sweep ended before it could be killed"
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (out / "indices.csv").exists()
+    resumed = subprocess.run(_cmd(spec, out, "--resume"), capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    whole = run_sweep(load_experiment(spec), tmp_path / "whole", executor="serial")
+    pd.testing.assert_frame_equal(
+        pd.read_csv(out / "indices.csv"), pd.read_csv(whole.out / "indices.csv")
+    )
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "outputs.parquet"), whole.outputs)
