@@ -13,6 +13,8 @@ Files in the sweep's folder:
     outputs.parquet   per design point and output: mean, sd, min, max over replications
     series.parquet    per design point and year: the replication mean of each series column
     indices.csv       sensitivity indices (Sobol and Morris designs)
+    prim_trajectory.csv, prim_box.csv, cart_leaves.csv   scenario discovery (when asked)
+    *.png, report.md  plots and a report with findings generated from the numbers
 """
 
 from __future__ import annotations
@@ -25,9 +27,11 @@ import pandas as pd
 
 from sim.batch import run_batch
 from sim.designs import analyse, sample
+from sim.discovery import DiscoveryResult, discover
 from sim.experiment import Experiment, ExperimentError
 from sim.scenario import Scenario, ScenarioError
 from sim.store import BatchStore, atomic_write
+from sim.sweep_report import write_report
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,7 @@ class SweepResult:
         outputs: ``sample, output, mean, sd, min, max, runs``.
         series: ``sample, year`` and the series columns (replication means).
         indices: ``parameter, output`` and the design's indices, or None (grid, oat, lhs).
+        discovery: PRIM and CART results for the spec's yes/no outcome, or None.
     """
 
     experiment: Experiment
@@ -49,6 +54,7 @@ class SweepResult:
     outputs: pd.DataFrame
     series: pd.DataFrame
     indices: pd.DataFrame | None
+    discovery: DiscoveryResult | None
 
     def output(self, name: str) -> pd.Series:
         """Replication mean of one output per design point, by sample."""
@@ -162,9 +168,27 @@ def analyse_sweep(experiment: Experiment, out: Path, samples: pd.DataFrame) -> S
     _write_parquet(outputs, out / "outputs.parquet")
     _write_parquet(series, out / "series.parquet")
     if indices is not None:
-        text = indices.to_csv(index=False, float_format="%.6g")
-        atomic_write(out / "indices.csv", lambda tmp: Path(tmp).write_text(text))
-    return SweepResult(experiment, out, samples, outputs, series, indices)
+        _write_csv(indices, out / "indices.csv")
+    found = None
+    if experiment.discovery is not None:
+        d = experiment.discovery
+        y = (
+            outputs[outputs["output"] == d.output]
+            .set_index("sample")["mean"]
+            .reindex(samples.index)
+        )
+        found = discover(samples, (y < d.threshold) if d.below else (y > d.threshold))
+        _write_csv(found.trajectory, out / "prim_trajectory.csv")
+        _write_csv(found.box, out / "prim_box.csv")
+        _write_csv(found.cart, out / "cart_leaves.csv")
+    result = SweepResult(experiment, out, samples, outputs, series, indices, found)
+    write_report(result)
+    return result
+
+
+def _write_csv(table: pd.DataFrame, path: Path) -> None:
+    text = table.to_csv(index=False, float_format="%.6g")
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text))
 
 
 def _write_parquet(table: pd.DataFrame, path: Path) -> None:
@@ -215,5 +239,12 @@ def format_sweep(result: SweepResult) -> str:
             top = table.sort_values(key, ascending=False).head(3)
             ranked = ", ".join(f"{r.parameter} ({getattr(r, key):.3g})" for r in top.itertuples())
             lines.append(f"  {name}: {key} {ranked}")
-    lines.append(f"Written: {result.out}/ (samples.parquet, outputs.parquet, indices.csv, ...)")
+    if result.discovery is not None:
+        found = result.discovery
+        box = "; ".join(f"{r.parameter} {r.low:.3g}-{r.high:.3g}" for r in found.box.itertuples())
+        lines.append(
+            f"  {e.discovery.label}: {found.cases} of {found.points} points; PRIM box {box} "
+            f"(coverage {found.coverage:.2f}, density {found.density:.2f})"
+        )
+    lines.append(f"Written: {result.out}/report.md, with its tables and plots")
     return "\n".join(lines)

@@ -116,3 +116,13 @@ def test_a_killed_sweep_resumes_to_the_same_indices(tmp_path):
         pd.read_csv(out / "indices.csv"), pd.read_csv(whole.out / "indices.csv")
     )
     pd.testing.assert_frame_equal(pd.read_parquet(out / "outputs.parquet"), whole.outputs)
+
+
+def test_the_report_and_plots_come_from_the_numbers(small):
+    text = (small.out / "report.md").read_text()
+    top = small.indices[small.indices["output"] == "allies_ge_3_5pct_core_2035"]
+    best = top.nlargest(1, "mu_star").iloc[0]
+    assert f"{best['parameter']} ({best['mu_star']:.3g})" in text
+    for png in ("fan_charts.png", "indices.png", "morris.png"):
+        assert (small.out / png).read_bytes().startswith(b"\x89PNG")
+        assert f"]({png})" in text
