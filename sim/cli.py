@@ -100,6 +100,26 @@ def _add_set(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_execution(parser: argparse.ArgumentParser, what: str, default_out: str) -> None:
+    """Where and how a batch or sweep runs: executor, workers, scheduler, folder, resume."""
+    parser.add_argument("--executor", choices=EXECUTORS, help="where runs go (default processes)")
+    parser.add_argument("--workers", type=_positive, help="worker processes (default: all CPUs)")
+    parser.add_argument(
+        "--scheduler", help=f"join a Dask cluster at this address (or set {SCHEDULER_ENV})"
+    )
+    parser.add_argument("--out", type=Path, help=f"{what} folder (default {default_out})")
+    parser.add_argument("--resume", action="store_true", help=f"complete the {what} in --out")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def _executor(args: argparse.Namespace) -> str:
+    """The executor a batch or sweep asked for (a scheduler address implies Dask)."""
+    if args.scheduler and args.executor not in (None, "dask"):
+        problem = f"--scheduler needs --executor dask, not {args.executor}"
+        raise UsageError(f"alliance {args.command}: {problem}")
+    return args.executor or ("dask" if args.scheduler else "processes")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``alliance`` argument parser."""
     parser = _Parser(prog="alliance", description=__doc__.splitlines()[0])
@@ -117,15 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--replications", type=_positive, default=100, help="runs per scenario")
     batch.add_argument("--seed", type=_seed, default=1, help="root seed of the batch (default 1)")
     batch.add_argument("--engine", choices=ENGINES, default="ensemble")
-    batch.add_argument("--executor", choices=EXECUTORS, help="where runs go (default processes)")
-    batch.add_argument("--workers", type=_positive, help="worker processes (default: all CPUs)")
-    batch.add_argument(
-        "--scheduler", help=f"join a Dask cluster at this address (or set {SCHEDULER_ENV})"
-    )
-    batch.add_argument("--out", type=Path, help="batch folder (default results/batch-<names>)")
-    batch.add_argument("--resume", action="store_true", help="complete the batch in --out")
+    _add_execution(batch, "batch", "results/batch-<names>")
     batch.add_argument("--chunk-size", type=_positive, help="runs per task (default by engine)")
-    batch.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     _add_set(batch)
 
     query = sub.add_parser("query", help="SQL (DuckDB) over a batch: allies, alliance, runs")
@@ -135,14 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sweep = sub.add_parser("sweep", help="run a sensitivity sweep defined in experiments/*.toml")
     sweep.add_argument("spec", type=Path, help="an experiment spec (TOML)")
-    sweep.add_argument("--executor", choices=EXECUTORS, help="where runs go (default processes)")
-    sweep.add_argument("--workers", type=_positive, help="worker processes (default: all CPUs)")
-    sweep.add_argument(
-        "--scheduler", help=f"join a Dask cluster at this address (or set {SCHEDULER_ENV})"
-    )
-    sweep.add_argument("--out", type=Path, help="sweep folder (default results/sweep-<name>)")
-    sweep.add_argument("--resume", action="store_true", help="complete the sweep in --out")
-    sweep.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    _add_execution(sweep, "sweep", "results/sweep-<name>")
 
     validate = sub.add_parser("validate", help="hindcast 2014-2024 against NATO's figures")
     validate.add_argument(
@@ -258,9 +264,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _batch(args: argparse.Namespace) -> int:
-    if args.scheduler and args.executor not in (None, "dask"):
-        raise UsageError(f"alliance batch: --scheduler needs --executor dask, not {args.executor}")
-    executor = args.executor or ("dask" if args.scheduler else "processes")
+    executor = _executor(args)
     try:
         result = run_batch(
             args.scenarios,
@@ -297,14 +301,13 @@ def _resume_hint(what: str = "batch") -> str:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    if args.scheduler and args.executor not in (None, "dask"):
-        raise UsageError(f"alliance sweep: --scheduler needs --executor dask, not {args.executor}")
+    executor = _executor(args)
     try:
         experiment = load_experiment(args.spec)
         result = run_sweep(
             experiment,
             args.out,
-            executor=args.executor or ("dask" if args.scheduler else "processes"),
+            executor=executor,
             workers=args.workers,
             scheduler=args.scheduler,
             resume=args.resume,

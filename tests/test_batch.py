@@ -226,17 +226,7 @@ def test_kill_9_then_resume_equals_an_uninterrupted_batch(tmp_path):
     assert resumed.returncode == 0, resumed.stderr
     assert f"{INTERRUPTED_RUNS} runs ok, 0 failed, 0 pending" in resumed.stdout
     assert not list(out.rglob("*.tmp"))
-    whole = tmp_path / "whole"
-    run_batch(
-        ["hague-2035"],
-        INTERRUPTED_RUNS,
-        seed=4,
-        engine="mesa",
-        executor="serial",
-        out=whole,
-        chunk_size=1,
-    )
-    _assert_same_batch(out, whole)
+    _assert_same_batch(out, _uninterrupted(tmp_path))
     runs = BatchResult(out).runs
     assert runs["run_key"].is_unique and len(runs) == INTERRUPTED_RUNS
 
@@ -291,17 +281,17 @@ def _start_and_wait(out: Path, chunks: int, *extra: str) -> subprocess.Popen:
 def _resume_and_compare(out: Path, tmp_path: Path) -> None:
     resumed = subprocess.run(_batch_cmd(out, "--resume"), capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
+    _assert_same_batch(out, _uninterrupted(tmp_path))
+
+
+def _uninterrupted(tmp_path: Path) -> Path:
+    """The interrupted tests' batch, run serially without interruption."""
     whole = tmp_path / "whole"
     run_batch(
-        ["hague-2035"],
-        INTERRUPTED_RUNS,
-        seed=4,
-        engine="mesa",
-        executor="serial",
-        out=whole,
+        ["hague-2035"], INTERRUPTED_RUNS, seed=4, engine="mesa", executor="serial", out=whole,
         chunk_size=1,
-    )
-    _assert_same_batch(out, whole)
+    )  # fmt: skip
+    return whole
 
 
 def test_ctrl_c_saves_finished_runs_and_resume_completes(tmp_path):
