@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -26,7 +26,7 @@ from sim.parameters import PARAMETERS, calibration_file
 from sim.run import RunResult, run_scenario, write_run
 from sim.scenario import ScenarioError, list_scenarios, load_scenario
 from sim.store import BatchStore, StoreError
-from sim.sweep import format_sweep, run_sweep
+from sim.sweep import SweepError, format_sweep, run_sweep
 from sim.validation import REPLICATIONS, SEED, validate
 from sim.validation_report import write_validation
 
@@ -265,8 +265,9 @@ def _run(args: argparse.Namespace) -> int:
 
 def _batch(args: argparse.Namespace) -> int:
     executor = _executor(args)
-    try:
-        result = run_batch(
+    result, code = _resumable(
+        "batch",
+        lambda: run_batch(
             args.scenarios,
             args.replications,
             args.seed,
@@ -279,15 +280,10 @@ def _batch(args: argparse.Namespace) -> int:
             chunk_size=args.chunk_size,
             progress=False if args.no_progress else None,
             **dict(args.overrides),
-        )
-    except (BatchError, StoreError, ExecutorError) as exc:
-        raise UsageError(f"alliance batch: {exc}") from None
-    except BatchInterrupted as exc:
-        print(f"alliance batch: interrupted: {exc}; {_resume_hint()}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print(f"alliance batch: interrupted; {_resume_hint()}", file=sys.stderr)
-        return 130
+        ),
+    )
+    if result is None:
+        return code
     print(format_batch_summary(result))
     failed = result.manifest["status"]["failed"]
     if failed:
@@ -296,33 +292,46 @@ def _batch(args: argparse.Namespace) -> int:
     return 0
 
 
-def _resume_hint(what: str = "batch") -> str:
-    return f"finished runs are saved; add --resume to the same command to complete the {what}"
-
-
 def _sweep(args: argparse.Namespace) -> int:
     executor = _executor(args)
-    try:
-        experiment = load_experiment(args.spec)
-        result = run_sweep(
-            experiment,
+    result, code = _resumable(
+        "sweep",
+        lambda: run_sweep(
+            load_experiment(args.spec),
             args.out,
             executor=executor,
             workers=args.workers,
             scheduler=args.scheduler,
             resume=args.resume,
             progress=False if args.no_progress else None,
-        )
-    except (ExperimentError, BatchError, StoreError, ExecutorError) as exc:
-        raise UsageError(f"alliance sweep: {exc}") from None
-    except BatchInterrupted as exc:
-        print(f"alliance sweep: interrupted: {exc}; {_resume_hint('sweep')}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print(f"alliance sweep: interrupted; {_resume_hint('sweep')}", file=sys.stderr)
-        return 130
+        ),
+    )
+    if result is None:
+        return code
     print(format_sweep(result))
-    return 0
+    return 1 if result.failed else 0
+
+
+def _resumable[T](command: str, run: Callable[[], T]) -> tuple[T | None, int]:
+    """Run a batch or sweep: (its result, 0), or (None, exit status) when it stopped early.
+
+    Bad input raises ``UsageError`` (exit 2). An interruption says how to resume: exit 1 when a
+    worker died, 130 on Ctrl-C. A sweep whose runs cannot be analysed exits 1.
+    """
+    hint = f"finished runs are saved; add --resume to the same command to complete the {command}"
+    try:
+        return run(), 0
+    except (ExperimentError, BatchError, StoreError, ExecutorError) as exc:
+        raise UsageError(f"alliance {command}: {exc}") from None
+    except BatchInterrupted as exc:
+        print(f"alliance {command}: interrupted: {exc}; {hint}", file=sys.stderr)
+        return None, 1
+    except SweepError as exc:
+        print(f"alliance {command}: {exc}", file=sys.stderr)
+        return None, 1
+    except KeyboardInterrupt:
+        print(f"alliance {command}: interrupted; {hint}", file=sys.stderr)
+        return None, 130
 
 
 def _query(args: argparse.Namespace) -> int:

@@ -93,7 +93,7 @@ def discover(x: pd.DataFrame, y: np.ndarray) -> DiscoveryResult:
 
 
 def _cart_leaves(cart, x: pd.DataFrame, y: np.ndarray) -> pd.DataFrame:
-    tree = cart.CART(x, y, mass_min=0.05)
+    tree = cart.CART(x, y, mass_min=max(0.05, 1 / len(y)))  # a leaf holds at least one point
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         tree.build_tree()

@@ -34,6 +34,10 @@ from sim.store import BatchStore, atomic_write
 from sim.sweep_report import write_report
 
 
+class SweepError(Exception):
+    """The sweep ran but cannot be analysed (design points without a successful run)."""
+
+
 @dataclass(frozen=True)
 class SweepResult:
     """A finished sweep.
@@ -46,6 +50,7 @@ class SweepResult:
         series: ``sample, year`` and the series columns (replication means).
         indices: ``parameter, output`` and the design's indices, or None (grid, oat, lhs).
         discovery: PRIM and CART results for the spec's yes/no outcome, or None.
+        failed: Runs that raised (left out of the outputs; listed in the runs table).
     """
 
     experiment: Experiment
@@ -55,6 +60,7 @@ class SweepResult:
     series: pd.DataFrame
     indices: pd.DataFrame | None
     discovery: DiscoveryResult | None
+    failed: int
 
     def output(self, name: str) -> pd.Series:
         """Replication mean of one output per design point, by sample."""
@@ -148,6 +154,13 @@ def analyse_sweep(experiment: Experiment, out: Path, samples: pd.DataFrame) -> S
     """Read the outputs from a finished sweep's store, compute indices and write the tables."""
     store = BatchStore(out / "runs")
     outputs = read_outputs(experiment, store)
+    lost = set(samples.index) - set(outputs["sample"])
+    if lost:
+        first = point_name(experiment, min(lost))
+        raise SweepError(
+            f"{len(lost)} design points have no successful run, e.g. {first}"
+            f" (see `alliance query {out / 'runs'} \"SELECT * FROM runs WHERE status = 'failed'\"`)"
+        )
     series = read_series(experiment, store)
     tables = []
     for o in experiment.outputs:
@@ -177,11 +190,19 @@ def analyse_sweep(experiment: Experiment, out: Path, samples: pd.DataFrame) -> S
             .set_index("sample")["mean"]
             .reindex(samples.index)
         )
-        found = discover(samples, (y < d.threshold) if d.below else (y > d.threshold))
+        holds = (y < d.threshold) if d.below else (y > d.threshold)
+        if holds.all() or not holds.any():
+            problem = (
+                f"{d.label} holds in {int(holds.sum())} of {len(holds)} design points, so there is "
+                "nothing to explain; change the threshold and rerun with --resume"
+            )
+            raise ExperimentError(experiment.source, "discovery", problem)
+        found = discover(samples, holds)
         _write_csv(found.trajectory, out / "prim_trajectory.csv")
         _write_csv(found.box, out / "prim_box.csv")
         _write_csv(found.cart, out / "cart_leaves.csv")
-    result = SweepResult(experiment, out, samples, outputs, series, indices, found)
+    failed = store.read_manifest()["status"]["failed"]
+    result = SweepResult(experiment, out, samples, outputs, series, indices, found, failed)
     write_report(result)
     return result
 
@@ -246,5 +267,7 @@ def format_sweep(result: SweepResult) -> str:
             f"  {e.discovery.label}: {found.cases} of {found.points} points; PRIM box {box} "
             f"(coverage {found.coverage:.2f}, density {found.density:.2f})"
         )
+    if result.failed:
+        lines.append(f"  {result.failed} runs failed and are left out (see the runs table)")
     lines.append(f"Written: {result.out}/report.md, with its tables and plots")
     return "\n".join(lines)

@@ -8,9 +8,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from sim.cli import main
 from sim.experiment import load_experiment
 from sim.store import BatchStore
-from sim.sweep import point_name, run_sweep
+from sim.sweep import SweepError, analyse_sweep, point_name, run_sweep
 
 SPEC = """
 description = "test sweep"
@@ -126,3 +127,27 @@ def test_the_report_and_plots_come_from_the_numbers(small):
     for png in ("fan_charts.png", "indices.png", "morris.png"):
         assert (small.out / png).read_bytes().startswith(b"\x89PNG")
         assert f"]({png})" in text
+
+
+def test_a_design_point_without_runs_is_named_not_analysed(small):
+    extra = pd.concat([small.samples, small.samples.iloc[[0]].rename(index={0: 12})])
+    with pytest.raises(SweepError, match=r"1 design points have no successful run") as info:
+        analyse_sweep(small.experiment, small.out, extra)
+    assert "e.g. screen/00012" in str(info.value)
+
+
+def test_a_discovery_threshold_that_explains_nothing_exits_2_and_resume_completes(tmp_path, capsys):
+    text = _spec(tmp_path).read_text() + (
+        '\n[discovery]\noutput = "allies_ge_3_5pct_core_2035"\nbelow = 100\n'
+    )
+    spec = tmp_path / "screen.toml"
+    spec.write_text(text)
+    args = ["sweep", str(spec), "--out", str(tmp_path / "out"), "--executor", "serial"]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert (
+        len(err) == 1 and "discovery: allies_ge_3_5pct_core_2035 < 100 holds in 12 of 12" in err[0]
+    )
+    spec.write_text(text.replace("below = 100", "below = 6"))
+    assert main([*args, "--resume"]) == 0  # the runs were kept; only the analysis is redone
+    assert (tmp_path / "out" / "prim_box.csv").is_file()
