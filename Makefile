@@ -6,7 +6,7 @@ SCENARIO ?= hague-2035
 SEED ?= 1
 OUT ?= results/$(SCENARIO)
 
-.PHONY: setup run test lint validate calibrate clean
+.PHONY: setup run test lint validate calibrate app screenshots chromium clean
 
 setup: $(STAMP)
 
@@ -28,8 +28,24 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/alliance run $(SCENARIO) --seed $(SEED) --out $(OUT)
 
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(BIN)/python -m pytest
+
+# The browser app on http://127.0.0.1:8765 (PORT=... to change it); offline, this machine only.
+PORT ?= 8765
+app: $(STAMP)
+	$(BIN)/alliance app --port $(PORT)
+
+# Regenerate the screenshots of the app's views in docs/app/ (the browser test takes them).
+screenshots: $(STAMP) chromium
+	ALLIANCE_SCREENSHOTS=docs/app $(BIN)/python -m pytest -q tests/test_app_browser.py
+
+# Debian's Chromium for the browser test, installed with apt when it is missing.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium for the browser test"; \
+	  apt-get install -y -q chromium >/dev/null 2>&1 || \
+	  { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; }
 
 # Regenerate docs/validation.md and its plots (about 10 s), and refit the calibrated defaults.
 validate: $(STAMP)

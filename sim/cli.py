@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
+import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -31,6 +33,8 @@ from sim.validation import REPLICATIONS, SEED, validate
 from sim.validation_report import write_validation
 
 EXIT_USAGE = 2
+APP = Path(__file__).resolve().parents[1] / "app.py"
+"""The browser app ``alliance app`` serves."""
 
 
 class UsageError(Exception):
@@ -85,6 +89,16 @@ def _positive(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 65535, got {value}")
     return value
 
 
@@ -200,6 +214,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         help="calibration file to write "
         "(default: scenarios/calibration.toml, read by the defaults)",
+    )
+    app = sub.add_parser("app", help="serve the browser app (offline, on this machine only)")
+    app.add_argument("--port", type=_port, default=8765, help="port (default 8765; 0: any free)")
+    app.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 exposes it)",
     )
     return parser
 
@@ -408,6 +429,24 @@ def _check_writable(out: Path, command: str = "run", flag: str = "--out") -> Non
         raise UsageError(f"alliance {command}: {problem}") from None
 
 
+def _app(args: argparse.Namespace) -> int:
+    """Serve ``app.py`` with solara: no version check, no telemetry, no browser opened."""
+    if not APP.is_file():
+        raise UsageError(f"alliance app: {APP} not found (the app runs from a source checkout)")
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((args.host, args.port))
+        except OSError as exc:
+            problem = f"cannot listen on {args.host}:{args.port} ({exc.strerror}); try --port"
+            raise UsageError(f"alliance app: {problem}") from None
+    quiet = "ignore:Cookies with samesite=none:UserWarning"  # solara's note on plain-http hosts
+    command = [sys.executable, "-W", quiet, "-m", "solara", "run", str(APP), "--host", args.host]
+    command += ["--port", str(args.port), "--production", "--no-open", "--no-check-version"]
+    env = os.environ | {"SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False"}
+    return subprocess.run(command, cwd=APP.parent, env=env, check=False).returncode
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``alliance`` command."""
     try:
@@ -422,7 +461,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"{p.name:40} {p.default:g}{unit}  [{p.low:g}, {p.high:g}]  {p.description}")
             return 0
         commands = {"run": _run, "batch": _batch, "query": _query}
-        commands |= {"sweep": _sweep, "validate": _validate, "calibrate": _calibrate}
+        commands |= {"sweep": _sweep, "validate": _validate, "calibrate": _calibrate, "app": _app}
         return commands[args.command](args)
     except (UsageError, ScenarioError) as exc:
         print(str(exc), file=sys.stderr)

@@ -114,6 +114,16 @@ def grown_gdp(gdp, growth, observed, innovation, shock_pp, p: Params):
     return grow_gdp(gdp, growth, shock_pp, noise)
 
 
+def core_path(year: int, s: InitialState, spec: Scenario, review) -> np.ndarray:
+    """Each ally's pledged core path this year (% GDP): its own pledge, revised at the review.
+
+    The incremental path of ``pledge_path`` from the ally's start share to its core pledge times
+    the review factor, reached in the pledge year (DOMAIN §1).
+    """
+    pledge = spec.pledge
+    return pledge_path(year, spec.start_year, s.core, s.pledge_core * review, pledge.year)
+
+
 def chosen_spending(
     core,
     related,
@@ -173,7 +183,7 @@ def chosen_spending(
         mean_burden=burden,
         mean_burden_ref=s.mean_burden_ref,
         conformity=p["peer_conformity"],
-        pledge_path=pledge_path(year, start, s.core, s.pledge_core * review, pledge.year),
+        pledge_path=core_path(year, s, spec, review),
         pledge_commitment=p["pledge_commitment"],
         demand_path=pledge_path(year, start, s.core, demand.core_pct * review, demand.year),
         pressure=pressure,

@@ -61,7 +61,8 @@ class AllianceModel(Model):
     Attributes:
         spec: The resolved scenario (Mesa reserves ``scenario`` for its own Scenario class).
         p: Every parameter's value.
-        year: The current year (``spec.start_year + time``).
+        seed: The seed given as ``rng``.
+        year: The current year (``spec.start_year + time``), held at the end year.
         datacollector: Model- and ally-level series, collected at the start and every year.
     """
 
@@ -79,6 +80,7 @@ class AllianceModel(Model):
             ScenarioError: Unknown scenario or invalid parameter.
         """
         super().__init__(rng=rng)
+        self.seed = rng
         spec = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
         self.spec = spec.with_parameters(**parameters) if parameters else spec
         self.p = dict(self.spec.parameters)
@@ -163,7 +165,9 @@ class AllianceModel(Model):
 
     # --- dynamics --------------------------------------------------------------------------
     def step(self) -> None:
-        """Advance one year."""
+        """Advance one year; past the scenario's end year, do nothing (``running`` is False)."""
+        if not self.running:
+            return
         p, spec = self.p, self.spec
         self.year += 1
         self.us.apply_pressure(self.lagging)

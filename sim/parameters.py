@@ -73,7 +73,7 @@ def _p(name, default, unit, low, high, source, description, integer=False) -> Pa
 # fmt: off
 _DEFINITIONS = [
     # --- 1. threat ---------------------------------------------------------------------------
-    _p("threat_scale", 1.0, "", 0.0, 3.0, "scenario lever",
+    _p("threat_scale", 1.0, "× path", 0.0, 3.0, "scenario lever",
        "Multiplies the scenario's threat path (1 = the path as written)."),
     _p("threat_persistence", 0.6, "", 0.0, 0.99, "assumption",
        "AR(1) coefficient of the threat's deviation from its path."),
@@ -97,7 +97,7 @@ _DEFINITIONS = [
     # --- 2. US pressure ---------------------------------------------------------------------
     _p("us_pressure_start", 0.5, "", 0.0, 1.0, "scenario lever",
        "US pressure in the start year (0 none, 1 maximal)."),
-    _p("us_pressure_strength", 1.0, "", 0.0, 1.0, "scenario lever",
+    _p("us_pressure_strength", 1.0, "0-1 scale", 0.0, 1.0, "scenario lever",
        "Pressure the US applies when every ally lags (its stance)."),
     _p("us_pressure_adjust", 0.5, "1/yr", 0.0, 1.0, "assumption",
        "Share of the gap to its desired pressure the US closes each year."),
@@ -121,7 +121,7 @@ _DEFINITIONS = [
        "Share of the shortfall against the US-demanded path closed at full US pressure."),
     _p("capability_response_pp", 2.0, "pp GDP", 0.0, 10.0, "assumption",
        "Desired core share added per unit rise of the capability-target shortfall."),
-    _p("free_riding", 0.3, "", 0.0, 1.0,
+    _p("free_riding", 0.3, "pp/pp", 0.0, 1.0,
        "DOMAIN §4.1-4.2: Olson-Zeckhauser reaction slope in (-1, 0); George & Sandler 2018",
        "Fall in desired share per point rise of allies' burden, for a small, distant ally."),
     _p("peer_conformity", 0.2, "", 0.0, 1.0,
@@ -170,7 +170,8 @@ _DEFINITIONS = [
     _p("depreciation_rate", 0.05, "1/yr", 0.0, 0.2, "assumption (20-year mean service life)",
        "Share of the capability stock retired each year."),
     # --- 7. capability targets --------------------------------------------------------------
-    _p("target_uplift", 0.30, "", 0.0, 1.0, "DOMAIN §3: targets raised by 'around 30%' (dpa)",
+    _p("target_uplift", 0.30, "fraction", 0.0, 1.0,
+       "DOMAIN §3: targets raised by 'around 30%' (dpa)",
        "Rise of every capability target in the adoption year."),
     _p("initial_shortfall", 0.30, "", 0.0, 0.9, "DOMAIN §3: 'a gap of 30%' on the old targets",
        "Share of its (pre-uplift) targets an ally lacks in the start year."),

@@ -180,3 +180,14 @@ def test_hindcast_uses_nothing_observed_after_2014(monkeypatch):
     changed = run_scenario("hague-2035", seed=4)
     monkeypatch.undo()
     assert not changed.allies.equals(run_scenario("hague-2035", seed=4).allies)
+
+
+def test_a_step_past_the_end_year_changes_nothing():
+    model = AllianceModel("us-demand-2025", rng=2)  # one year, 2024 -> 2025
+    model.step()
+    assert not model.running and model.year == 2025
+    before = model_tables(model, 2)
+    model.step()
+    assert model.year == 2025
+    for a, b in zip(before, model_tables(model, 2), strict=True):
+        pd.testing.assert_frame_equal(a, b)

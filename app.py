@@ -1,0 +1,364 @@
+"""alliance-sim in the browser: pick a scenario, move the levers, step the allies, see the bands.
+
+Run it with ``alliance app`` (or ``make app``, or ``solara run app.py``); it serves on
+127.0.0.1 and needs no internet. Built on Mesa's ``SolaraViz``: its sidebar holds the seed and the
+parameter sliders (read from ``sim.parameters``) and Reset / play / Step; the scenario picker sits
+above them, and picking a scenario rebuilds the model at its start year with the scenario's own
+values on the sliders. Reset rebuilds it from the sliders.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import solara
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+from mesa.visualization import Slider, SolaraViz
+from mesa.visualization.utils import update_counter
+
+from sim.dashboard import (
+    BAND_MEASURES,
+    BAND_QUANTILES,
+    Bands,
+    ally_table,
+    fulfilment_matrix,
+    uncertainty_bands,
+)
+from sim.model import AllianceModel
+from sim.parameters import PARAMETERS
+from sim.run import model_tables
+from sim.scenario import list_scenarios
+
+DEFAULT_SCENARIO = "hague-2035"
+DEFAULT_SEED = 1
+DEFAULT_ALLY = "Germany"
+SLIDERS: dict[str, str] = {
+    "threat_scale": "Threat level",
+    "us_pressure_strength": "US pressure strength",
+    "target_uplift": "Capability-target uplift",
+    "free_riding": "Free-riding strength",
+    "adjustment_speed": "Adjustment speed",
+}
+"""The parameters on sliders, with their titles (units and ranges come from ``PARAMETERS``)."""
+SCENARIOS: dict[str, str] = dict(list_scenarios())
+"""Every named scenario and its description."""
+REFERENCE_LINES = ((2.0, "2% (Wales)"), (3.5, "3.5% core (The Hague)"), (5.0, "5% total"))
+
+highlighted = solara.reactive(DEFAULT_ALLY)
+"""The ally drawn in colour (one per browser session, kept across scenarios)."""
+computed_bands = solara.reactive(None)
+"""The last uncertainty run: (model it was run for, ``Bands``, seconds), or None."""
+
+
+class AppModel(AllianceModel):
+    """``AllianceModel`` with the app's controls as keyword arguments.
+
+    SolaraViz rebuilds the model from its sliders as ``AppModel(**values)``; the model's own
+    ``scenario`` argument would clash with the Mesa scenario SolaraViz passes to models that take
+    one, hence ``scenario_name``. A lever left at None keeps the scenario's value.
+    """
+
+    def __init__(
+        self,
+        scenario_name: str = DEFAULT_SCENARIO,
+        rng: int = DEFAULT_SEED,
+        threat_scale: float | None = None,
+        us_pressure_strength: float | None = None,
+        target_uplift: float | None = None,
+        free_riding: float | None = None,
+        adjustment_speed: float | None = None,
+    ):
+        """Build the scenario's model in its start year.
+
+        Args:
+            scenario_name: A named scenario.
+            rng: Seed of the run.
+            threat_scale: Multiplier of the scenario's threat path.
+            us_pressure_strength: Pressure the US applies when every ally lags.
+            target_uplift: Rise of the capability targets in their adoption year.
+            free_riding: Olson-Zeckhauser reaction slope of a small, distant ally.
+            adjustment_speed: Share of its spending gap an ally closes each year.
+        """
+        levers = {
+            "threat_scale": threat_scale,
+            "us_pressure_strength": us_pressure_strength,
+            "target_uplift": target_uplift,
+            "free_riding": free_riding,
+            "adjustment_speed": adjustment_speed,
+        }
+        super().__init__(
+            scenario_name, rng=int(rng), **{k: v for k, v in levers.items() if v is not None}
+        )
+
+
+def lever_label(name: str) -> str:
+    """A slider's label: its title and the parameter's unit."""
+    return f"{SLIDERS[name]} ({PARAMETERS[name].unit})"
+
+
+def model_params(model: AllianceModel) -> dict:
+    """SolaraViz's controls for ``AppModel``, set to the values ``model`` runs with."""
+    params: dict = {
+        "scenario_name": model.spec.name,
+        # A SliderInt: Mesa 3.5.1's InputText returns a str once edited, and Reset then fails.
+        "rng": {
+            "type": "SliderInt",
+            "value": model.seed,
+            "label": "Seed",
+            "min": 0,
+            "max": 999,
+            "step": 1,
+        },
+    }
+    for name in SLIDERS:
+        p = PARAMETERS[name]
+        params[name] = Slider(lever_label(name), model.p[name], p.low, p.high, 0.01)
+    return params
+
+
+# --- views -------------------------------------------------------------------------------------
+def _years_axis(ax, model: AllianceModel) -> None:
+    ax.set_xlim(model.spec.start_year, model.spec.end_year)
+    ax.axvline(model.year, color="0.6", lw=0.8, ls=":")
+    ax.grid(alpha=0.3)
+
+
+def aggregates_figure(model: AllianceModel) -> Figure:
+    """Alliance measures from the start year to now."""
+    _, alliance = model_tables(model, model.seed)
+    year = alliance["year"]
+    fig = Figure(figsize=(8, 5.4))
+    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.06, top=0.88, hspace=0.3, wspace=0.25)
+    axes = fig.subplots(2, 2, sharex=True)
+    ax = axes[0, 0]
+    for col, label in (
+        ("allies_ge_2pct", ">= 2% core"),
+        ("allies_ge_3_5pct_core", ">= 3.5% core"),
+        ("allies_ge_5pct_total", ">= 5% total"),
+    ):
+        ax.plot(year, alliance[col], marker="o", ms=3, label=label)
+    ax.set(title="Allies meeting each bar", ylabel="allies", ylim=(0, len(model.by_index) + 1))
+    ax.legend(fontsize="small")
+    ax = axes[0, 1]
+    ax.plot(year, 100 * alliance["capability_gap"], marker="o", ms=3, color="C3")
+    ax.set(title="Capability gap", ylabel="% of targets unmet", ylim=(0, None))
+    ax = axes[1, 0]
+    ax.plot(year, 100 * alliance["us_share_of_spending"], marker="o", ms=3, color="C4")
+    ax.set(title="US share of alliance spending", ylabel="%")
+    ax = axes[1, 1]
+    ax.plot(year, alliance["threat"], marker="o", ms=3, color="C1", label="threat (1 = 2022)")
+    ax.plot(year, alliance["us_pressure"], marker="o", ms=3, color="C0", label="US pressure (0-1)")
+    ax.set(title="Threat and US pressure", ylim=(0, None))
+    ax.legend(fontsize="small")
+    for ax in axes.flat:
+        _years_axis(ax, model)
+    fig.suptitle(f"Alliance, {model.spec.start_year}-{model.year}", fontweight="bold")
+    return fig
+
+
+def trajectories_figure(model: AllianceModel, ally: str) -> Figure:
+    """Every ally's core share and capability fulfilment, one ally highlighted."""
+    allies, _ = model_tables(model, model.seed)
+    fig = Figure(figsize=(8, 4.8))
+    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.08, top=0.86, wspace=0.2)
+    ax_core, ax_fill = fig.subplots(1, 2)
+    for name, rows in allies.groupby("name", sort=False):
+        if name != ally:
+            ax_core.plot(rows["year"], rows["core_pct_gdp"], color="0.75", lw=0.7)
+            ax_fill.plot(rows["year"], 100 * rows["fulfil_overall"], color="0.75", lw=0.7)
+    mine = allies[allies["name"] == ally]
+    ax_core.plot(mine["year"], mine["core_pct_gdp"], color="C3", lw=2.5, label=f"{ally}, core")
+    ax_core.plot(mine["year"], mine["total_pct_gdp"], color="C3", ls="--", label=f"{ally}, total")
+    ax_fill.plot(mine["year"], 100 * mine["fulfil_overall"], color="C3", lw=2.5, label=ally)
+    for value, label in REFERENCE_LINES:
+        ax_core.axhline(value, color="k", lw=0.8, ls=(0, (4, 3)))
+        ax_core.annotate(
+            label,
+            (model.spec.start_year, value),
+            xytext=(2, 2),
+            textcoords="offset points",
+            fontsize="x-small",
+        )
+    ax_core.set(title="Defence spending (% GDP)", ylabel="% GDP", ylim=(0, None))
+    ax_fill.set(title="Capability targets met (%)", ylabel="%", ylim=(0, 105))
+    for ax in (ax_core, ax_fill):
+        _years_axis(ax, model)
+        ax.legend(fontsize="small", loc="lower right")
+    fig.suptitle(
+        f"Allies, {model.spec.start_year}-{model.year} (grey: the others)", fontweight="bold"
+    )
+    return fig
+
+
+def heatmap_figure(model: AllianceModel) -> Figure:
+    """Share of each capability target met, per ally, in the current year."""
+    matrix = fulfilment_matrix(model).T
+    values = 100 * matrix.to_numpy()
+    fig = Figure(figsize=(8, 5))
+    fig.subplots_adjust(left=0.24, right=1.0, bottom=0.25, top=0.93)
+    ax = fig.subplots()
+    image = ax.imshow(values, cmap="RdYlGn", vmin=40, vmax=100, aspect="auto")
+    ax.set_xticks(range(matrix.shape[1]), matrix.columns, rotation=90, fontsize="small")
+    ax.set_yticks(range(matrix.shape[0]), matrix.index)
+    for (i, j), value in np.ndenumerate(values):
+        ax.text(j, i, f"{value:.0f}", ha="center", va="center", fontsize=6)
+    fig.colorbar(image, ax=ax, label="% of target met", pad=0.02)
+    ax.set_title(
+        f"Capability targets met in {model.year}, % (allies from least to most)",
+        fontweight="bold",
+    )
+    return fig
+
+
+def bands_figure(model: AllianceModel, bands: Bands) -> Figure:
+    """Median and 5-95% band of the main alliance measures, this run drawn on top."""
+    _, alliance = model_tables(model, model.seed)
+    q = bands.quantiles
+    low, mid, high = BAND_QUANTILES
+    fig = Figure(figsize=(8, 4.2))
+    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.07, top=0.87, hspace=0.4, wspace=0.2)
+    for ax, (col, label) in zip(fig.subplots(2, 2).flat, BAND_MEASURES.items(), strict=True):
+        gap = col == "capability_gap"
+        scale = 100 if gap else 1
+        ax.fill_between(
+            q.index,
+            scale * q[(col, low)],
+            scale * q[(col, high)],
+            alpha=0.3,
+            color="C0",
+            label=f"{low:.0%}-{high:.0%} of runs",
+        )
+        ax.plot(q.index, scale * q[(col, mid)], color="C0", label="median")
+        ax.plot(alliance["year"], scale * alliance[col], color="C3", lw=1, label="this run")
+        ax.set_title(f"{label} (% of targets)" if gap else label)
+        if col.startswith("allies_ge"):
+            ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlim(model.spec.start_year, model.spec.end_year)
+        ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    fig.suptitle(f"Uncertainty over {bands.runs} runs (seed {bands.seed})", fontweight="bold")
+    return fig
+
+
+def _figure(build, dependencies: list) -> None:
+    figure = solara.use_memo(build, dependencies)
+    solara.FigureMatplotlib(figure, dependencies=dependencies, format="png", dpi=90)
+
+
+@solara.component
+def AllianceAggregates(model: AllianceModel):
+    """Allies at 2%, 3.5% and 5%, capability gap, US share, threat and US pressure over time."""
+    update_counter.get()
+    _figure(lambda: aggregates_figure(model), [model, model.year])
+
+
+@solara.component
+def AllyTrajectories(model: AllianceModel):
+    """Core % GDP and capability fulfilment of every ally, one highlighted from a picker."""
+    update_counter.get()
+    names = [a.name for a in model.by_index]
+    ally = highlighted.value if highlighted.value in names else names[0]
+    solara.Select("Highlight ally", values=sorted(names), value=ally, on_value=highlighted.set)
+    _figure(lambda: trajectories_figure(model, ally), [model, model.year, ally])
+
+
+@solara.component
+def CapabilityHeatmap(model: AllianceModel):
+    """Allies x the five capability categories, in the current year."""
+    update_counter.get()
+    _figure(lambda: heatmap_figure(model), [model, model.year])
+
+
+@solara.component
+def AllyTable(model: AllianceModel):
+    """Allies sorted by their distance to the pledged 2035 path, furthest behind first."""
+    update_counter.get()
+    pledge = model.spec.pledge
+    solara.v.Html(
+        tag="p",
+        children=[
+            f"Allies in {model.year}, furthest below their path to {pledge.core_pct:g}% core by"
+            f" {pledge.year} first (distance = core - path, pp)."
+        ],
+    )
+    solara.DataFrame(ally_table(model).round(2), items_per_page=40, scrollable=True)
+
+
+@solara.component
+def UncertaintyPanel(model: AllianceModel):
+    """On demand: N replications of the current settings, median and 5-95% band."""
+    update_counter.get()
+    runs = solara.use_reactive(200)
+
+    def run():
+        start = time.perf_counter()
+        bands = uncertainty_bands(model.spec, model.seed, runs.value)
+        computed_bands.set((model, bands, time.perf_counter() - start))
+
+    current = computed_bands.value
+    solara.SliderInt("Replications (N)", value=runs, min=10, max=1000, step=10)
+    with solara.Row(style={"align-items": "center"}):
+        solara.Button(f"Run {runs.value} replications", color="primary", on_click=run)
+        if current is not None and current[0] is model:
+            solara.Text(f"{current[1].runs} replications in {current[2]:.2f} s")
+    if current is None or current[0] is not model:
+        solara.Info(
+            "Runs N replications of the current scenario, levers and seed with the ensemble"
+            " engine and draws the median and the 5-95% band of the alliance measures."
+        )
+        return
+    BandsChart(model, current[1])
+
+
+@solara.component
+def BandsChart(model: AllianceModel, bands: Bands):
+    """The bands of ``bands`` with this run on top (a component: drawn only once run)."""
+    _figure(lambda: bands_figure(model, bands), [model, model.year, bands])
+
+
+COMPONENTS = [AllianceAggregates, AllyTrajectories, CapabilityHeatmap, AllyTable, UncertaintyPanel]
+
+
+@solara.component
+def ScenarioCard(model: solara.Reactive[AllianceModel]):
+    """The scenario picker, its description and the current year, at the top of the sidebar."""
+    update_counter.get()
+    m = model.value
+
+    def pick(name: str) -> None:
+        model.set(AppModel(name, rng=m.seed))
+
+    with solara.Sidebar(), solara.Card("Scenario"):
+        solara.Select("Scenario", values=list(SCENARIOS), value=m.spec.name, on_value=pick)
+        solara.v.Html(tag="p", children=[SCENARIOS[m.spec.name]])
+        solara.v.Html(
+            tag="div", style_="font-size: 2rem; font-weight: 700", children=[f"Year {m.year}"]
+        )
+        solara.Text(f"Runs {m.spec.start_year}-{m.spec.end_year}, seed {m.seed}")
+        solara.v.Html(
+            tag="p",
+            class_="mt-3 mb-1",
+            children=["Levers in this run (move a slider, then Reset):"],
+        )
+        with solara.v.Html(tag="ul"):
+            for name in SLIDERS:
+                solara.v.Html(tag="li", children=[f"{lever_label(name)}: {m.p[name]:.4g}"])
+
+
+@solara.component
+def Page():
+    """The app: the scenario card and SolaraViz, remounted when the scenario changes."""
+    model = solara.use_reactive(solara.use_memo(AppModel, []))
+    ScenarioCard(model)
+    SolaraViz(
+        model,
+        components=COMPONENTS,
+        model_params=model_params(model.value),
+        name="alliance-sim",
+    ).key(model.value.spec.name)
+
+
+page = Page()
+page  # noqa: B018

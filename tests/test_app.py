@@ -1,0 +1,163 @@
+"""The Solara app, rendered in-process with solara's test utilities: find widgets, click, read."""
+
+import ipyvuetify as v
+import ipywidgets
+import pytest
+import solara
+
+import app
+from sim.parameters import PARAMETERS
+from sim.scenario import list_scenarios, load_scenario
+
+
+@solara.component
+def _Layout():  # noqa: N802 (a component)
+    with solara.AppLayout():  # SolaraViz and the scenario card put their controls in its sidebar
+        app.Page()
+
+
+@pytest.fixture
+def rc():
+    app.highlighted.set(app.DEFAULT_ALLY)
+    app.computed_bands.set(None)
+    _, rc = solara.render(_Layout(), handle_error=False)
+    yield rc
+    rc.close()
+
+
+def _button(rc, label):
+    return rc.find(v.Btn, children=[label]).widget
+
+
+def _select(rc, label):
+    return rc.find(v.Select, label=label).widget
+
+
+def _slider(rc, label_start):
+    sliders = [w for w in rc.find(v.Slider).widgets if w.label.startswith(label_start)]
+    assert len(sliders) == 1, [w.label for w in rc.find(v.Slider).widgets]
+    return sliders[0]
+
+
+def _widgets(widget):
+    yield widget
+    for name in ("children", "items"):  # a grid (GridDraggable) holds its cards as items
+        value = getattr(widget, name, ())
+        for child in value if isinstance(value, list | tuple) else ():
+            if isinstance(child, ipywidgets.Widget):
+                yield from _widgets(child)
+
+
+def _texts(rc):
+    """Every text in the page (solara's finder stops at the first match, so walk the tree)."""
+    return [
+        w.children[0]
+        for w in _widgets(rc.container)
+        if isinstance(w, v.Html) and w.children and isinstance(w.children[0], str)
+    ]
+
+
+def _charts(rc):
+    images = [bytes(w.value) for w in _widgets(rc.container) if isinstance(w, ipywidgets.Image)]
+    assert all(image.startswith(b"\x89PNG") for image in images)
+    return images
+
+
+def _year(rc):
+    years = [t for t in _texts(rc) if t.startswith("Year ")]
+    assert len(years) == 1
+    return int(years[0].removeprefix("Year "))
+
+
+def _lever(rc, title):
+    (line,) = [t for t in _texts(rc) if t.startswith(f"{title} (") and "): " in t]
+    return float(line.rpartition(": ")[2])
+
+
+def test_controls_list_every_scenario_and_the_levers_with_their_units(rc):
+    assert _select(rc, "Scenario").items == [name for name, _ in list_scenarios()]
+    assert _select(rc, "Scenario").v_model == app.DEFAULT_SCENARIO
+    spec = load_scenario(app.DEFAULT_SCENARIO)
+    for name, title in app.SLIDERS.items():
+        p = PARAMETERS[name]
+        slider = _slider(rc, title)
+        assert slider.label == f"{title} ({p.unit})"
+        assert (slider.min, slider.max) == (p.low, p.high)
+        assert slider.v_model == pytest.approx(spec.parameters[name])
+    seed = _slider(rc, "Seed")
+    assert seed.v_model == app.DEFAULT_SEED and seed.step == 1
+    for label in ("Reset", "▶", "Step"):
+        _button(rc, label)
+    assert load_scenario(app.DEFAULT_SCENARIO).description in _texts(rc)
+
+
+def test_step_advances_the_year_shown_and_the_views(rc):
+    start = load_scenario(app.DEFAULT_SCENARIO).start_year
+    assert _year(rc) == start
+    before = _charts(rc)
+    assert len(before) == 3  # aggregates, trajectories, heatmap (the bands wait for a click)
+    for _ in range(3):
+        _button(rc, "Step").click()
+    assert _year(rc) == start + 3
+    assert f"Allies in {start + 3}, furthest below their path" in " ".join(_texts(rc))
+    after = _charts(rc)
+    assert len(after) == 3 and all(a != b for a, b in zip(before, after, strict=True))
+
+
+def test_picking_a_scenario_rebuilds_it_with_its_own_values_on_the_sliders(rc):
+    _button(rc, "Step").click()
+    _select(rc, "Scenario").v_model = "status-quo-2pct"
+    spec = load_scenario("status-quo-2pct")
+    assert _year(rc) == spec.start_year
+    assert spec.description in _texts(rc)
+    for name, title in app.SLIDERS.items():
+        assert _slider(rc, title).v_model == pytest.approx(spec.parameters[name])
+        assert _lever(rc, title) == pytest.approx(spec.parameters[name])
+    assert _lever(rc, "US pressure strength") == pytest.approx(0.3)  # the scenario's, not 1.0
+
+
+def test_reset_rebuilds_the_model_from_the_sliders_and_an_integer_seed(rc):
+    _button(rc, "Step").click()
+    _slider(rc, "Threat level").v_model = 1.5
+    _slider(rc, "Seed").v_model = 7
+    assert _lever(rc, "Threat level") == pytest.approx(1.0)  # applied on Reset only
+    _button(rc, "Reset").click()
+    assert _year(rc) == load_scenario(app.DEFAULT_SCENARIO).start_year
+    assert _lever(rc, "Threat level") == pytest.approx(1.5)
+    assert "seed 7" in " ".join(_texts(rc))
+    _button(rc, "Step").click()  # the rebuilt model runs
+    assert _year(rc) == load_scenario(app.DEFAULT_SCENARIO).start_year + 1
+
+
+def test_stepping_to_the_end_disables_step_without_an_error(rc):
+    spec = load_scenario("us-demand-2025")  # one year
+    _select(rc, "Scenario").v_model = spec.name
+    _button(rc, "Step").click()
+    assert _year(rc) == spec.end_year
+    assert _button(rc, "Step").disabled
+    assert not rc.find(v.Alert, type="error").widgets
+
+
+def test_highlight_picker_lists_every_ally_and_sets_the_highlight(rc):
+    picker = _select(rc, "Highlight ally")
+    assert picker.v_model == "Germany"
+    assert len(picker.items) == 32 and "United States" in picker.items
+    picker.v_model = "Poland"
+    assert app.highlighted.value == "Poland"
+    assert _select(rc, "Highlight ally").v_model == "Poland"
+
+
+def test_uncertainty_panel_runs_n_replications_of_the_current_settings(rc):
+    assert not [t for t in _texts(rc) if "replications in" in t]
+    _slider(rc, "Replications (N)").v_model = 50
+    _button(rc, "Run 50 replications").click()
+    model, bands, seconds = app.computed_bands.value
+    assert bands.runs == 50 and bands.seed == model.seed and bands.scenario == model.spec
+    assert seconds > 0
+    assert f"50 replications in {seconds:.2f} s" in _texts(rc)
+    assert len(_charts(rc)) == 4
+    _button(rc, "Step").click()  # the same run, one year on: the bands still apply
+    assert app.computed_bands.value[0] is model
+    _button(rc, "Reset").click()  # a new run: the panel asks for a new ensemble
+    info = rc.find(v.Alert, type="info").widgets
+    assert any("Runs N replications" in w.children[0] for w in info)
