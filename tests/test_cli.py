@@ -5,6 +5,7 @@ import io
 import json
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -15,7 +16,7 @@ import pandas as pd
 import pytest
 
 import sim
-from sim.cli import main
+from sim.cli import build_parser, main
 from sim.data import load_reference
 from sim.parameters import PARAMETERS
 from sim.run import ALLIANCE_TABLE, ALLIES_TABLE
@@ -233,6 +234,8 @@ def _assert_one_line(err: str, *names: str) -> None:
             ["batch", "hague-2035", "--executor", "serial", "--scheduler", "tcp://127.0.0.1:9"],
             ["--scheduler", "--executor dask"],
         ),
+        (["app", "--port", "70000"], ["--port", "65535"]),
+        (["app", "--port", "http"], ["--port", "'http'"]),
         (["batch"], ["SCENARIO"]),
         (["run"], ["scenario"]),
         (["bogus"], ["command", "bogus"]),
@@ -278,6 +281,20 @@ def test_malformed_scenario_file_exits_2_with_one_line(tmp_path, capsys, text, e
     assert captured.err.startswith(expected), captured.err
     assert captured.out == ""
     assert not out.exists()
+
+
+def test_app_listens_on_this_machine_only_unless_asked():
+    args = build_parser().parse_args(["app"])
+    assert (args.host, args.port) == ("127.0.0.1", 8765)
+
+
+def test_app_on_a_busy_port_exits_2_with_one_line(capsys):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["app", "--port", str(port)]) == 2
+    _assert_one_line(capsys.readouterr().err, "alliance app", f"127.0.0.1:{port}", "--port")
 
 
 def test_unwritable_out_exits_2_before_running(tmp_path, capsys):
