@@ -1,21 +1,21 @@
 """alliance-sim in the browser: pick a scenario, move the levers, step the allies, see the bands.
 
 Run it with ``alliance app`` (or ``make app``, or ``solara run app.py``); it serves on
-127.0.0.1 and needs no internet. Built on Mesa's ``SolaraViz``: its sidebar holds the seed and the
-parameter sliders (read from ``sim.parameters``) and Reset / play / Step; the scenario picker sits
-above them, and picking a scenario rebuilds the model at its start year with the scenario's own
-values on the sliders. Reset rebuilds it from the sliders.
+127.0.0.1 and needs no internet. Built on Mesa's ``SolaraViz``: Reset / play / Step and the seed
+are its own; the card above them picks the scenario (which puts its own values on the levers) and
+moves the levers (read from ``sim.parameters``). Reset rebuilds the model from them.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 
 import numpy as np
 import solara
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
-from mesa.visualization import Slider, SolaraViz
+from mesa.visualization import SolaraViz
 from mesa.visualization.utils import update_counter
 
 from sim.dashboard import (
@@ -29,7 +29,7 @@ from sim.dashboard import (
 from sim.model import AllianceModel
 from sim.parameters import PARAMETERS
 from sim.run import model_tables
-from sim.scenario import list_scenarios
+from sim.scenario import list_scenarios, load_scenario
 
 DEFAULT_SCENARIO = "hague-2035"
 DEFAULT_SEED = 1
@@ -44,6 +44,8 @@ SLIDERS: dict[str, str] = {
 """The parameters on sliders, with their titles (units and ranges come from ``PARAMETERS``)."""
 SCENARIOS: dict[str, str] = dict(list_scenarios())
 """Every named scenario and its description."""
+LEVER_STEP = 0.0001
+"""Lever slider step: fine enough that the browser does not round a calibrated default."""
 REFERENCE_LINES = ((2.0, "2% (Wales)"), (3.5, "3.5% core (The Hague)"), (5.0, "5% total"))
 
 highlighted = solara.reactive(DEFAULT_ALLY)
@@ -52,70 +54,70 @@ computed_bands = solara.reactive(None)
 """The last uncertainty run: (model it was run for, ``Bands``, seconds), or None."""
 
 
-class AppModel(AllianceModel):
-    """``AllianceModel`` with the app's controls as keyword arguments.
+@dataclass
+class Settings:
+    """What the next Reset builds: a scenario and the levers' values (one per browser session).
 
-    SolaraViz rebuilds the model from its sliders as ``AppModel(**values)``; the model's own
-    ``scenario`` argument would clash with the Mesa scenario SolaraViz passes to models that take
-    one, hence ``scenario_name``. A lever left at None keeps the scenario's value.
+    SolaraViz holds this object as a fixed model parameter and passes it to ``AppModel`` on every
+    Reset; the sidebar's scenario picker and lever sliders change it in place. Picking a scenario
+    puts that scenario's own values on the levers.
     """
 
-    def __init__(
-        self,
-        scenario_name: str = DEFAULT_SCENARIO,
-        rng: int = DEFAULT_SEED,
-        threat_scale: float | None = None,
-        us_pressure_strength: float | None = None,
-        target_uplift: float | None = None,
-        free_riding: float | None = None,
-        adjustment_speed: float | None = None,
-    ):
-        """Build the scenario's model in its start year.
+    scenario: str = DEFAULT_SCENARIO
+    levers: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self):
+        """Start with the scenario's own lever values."""
+        self.levers = self.levers or scenario_levers(self.scenario)
+
+    def pick(self, scenario: str) -> None:
+        """Choose a scenario, with its own lever values."""
+        self.scenario, self.levers = scenario, scenario_levers(scenario)
+
+
+def scenario_levers(scenario: str) -> dict[str, float]:
+    """The values a named scenario gives the levers."""
+    parameters = load_scenario(scenario).parameters
+    return {name: parameters[name] for name in SLIDERS}
+
+
+class AppModel(AllianceModel):
+    """``AllianceModel`` built from the app's settings, as SolaraViz's Reset calls it.
+
+    The model's own ``scenario`` argument would clash with the Mesa scenario SolaraViz passes to
+    models that take one, so the app's model takes ``settings`` and ``rng`` only.
+    """
+
+    def __init__(self, settings: Settings | None = None, rng: int = DEFAULT_SEED):
+        """Build the settings' scenario, with their lever values, in its start year.
 
         Args:
-            scenario_name: A named scenario.
+            settings: Scenario and levers (default: the baseline scenario's own).
             rng: Seed of the run.
-            threat_scale: Multiplier of the scenario's threat path.
-            us_pressure_strength: Pressure the US applies when every ally lags.
-            target_uplift: Rise of the capability targets in their adoption year.
-            free_riding: Olson-Zeckhauser reaction slope of a small, distant ally.
-            adjustment_speed: Share of its spending gap an ally closes each year.
         """
-        levers = {
-            "threat_scale": threat_scale,
-            "us_pressure_strength": us_pressure_strength,
-            "target_uplift": target_uplift,
-            "free_riding": free_riding,
-            "adjustment_speed": adjustment_speed,
-        }
-        super().__init__(
-            scenario_name, rng=int(rng), **{k: v for k, v in levers.items() if v is not None}
-        )
+        settings = settings or Settings()
+        super().__init__(settings.scenario, rng=int(rng), **settings.levers)
 
 
 def lever_label(name: str) -> str:
-    """A slider's label: its title and the parameter's unit."""
+    """A lever's title and the parameter's unit."""
     return f"{SLIDERS[name]} ({PARAMETERS[name].unit})"
 
 
-def model_params(model: AllianceModel) -> dict:
-    """SolaraViz's controls for ``AppModel``, set to the values ``model`` runs with."""
-    params: dict = {
-        "scenario_name": model.spec.name,
+def model_params(settings: Settings) -> dict:
+    """SolaraViz's model parameters: the session's settings and the seed."""
+    return {
+        "settings": settings,
         # A SliderInt: Mesa 3.5.1's InputText returns a str once edited, and Reset then fails.
         "rng": {
             "type": "SliderInt",
-            "value": model.seed,
+            "value": DEFAULT_SEED,
             "label": "Seed",
             "min": 0,
             "max": 999,
             "step": 1,
         },
     }
-    for name in SLIDERS:
-        p = PARAMETERS[name]
-        params[name] = Slider(lever_label(name), model.p[name], p.low, p.high, 0.01)
-    return params
 
 
 # --- views -------------------------------------------------------------------------------------
@@ -322,42 +324,53 @@ COMPONENTS = [AllianceAggregates, AllyTrajectories, CapabilityHeatmap, AllyTable
 
 
 @solara.component
-def ScenarioCard(model: solara.Reactive[AllianceModel]):
-    """The scenario picker, its description and the current year, at the top of the sidebar."""
+def SettingsCard(model: solara.Reactive[AllianceModel], settings: Settings):
+    """The scenario picker, the levers and the current year, at the top of the sidebar."""
     update_counter.get()
     m = model.value
+    _, rerender = solara.use_state(0)
 
     def pick(name: str) -> None:
-        model.set(AppModel(name, rng=m.seed))
+        settings.pick(name)
+        rerender(lambda n: n + 1)
 
-    with solara.Sidebar(), solara.Card("Scenario"):
-        solara.Select("Scenario", values=list(SCENARIOS), value=m.spec.name, on_value=pick)
-        solara.v.Html(tag="p", children=[SCENARIOS[m.spec.name]])
+    def move(name: str, value: float) -> None:
+        settings.levers = {**settings.levers, name: value}
+        rerender(lambda n: n + 1)
+
+    with solara.Sidebar(), solara.Card("Scenario and levers"):
+        solara.Select("Scenario", values=list(SCENARIOS), value=settings.scenario, on_value=pick)
+        solara.v.Html(tag="p", children=[SCENARIOS[settings.scenario]])
+        for name in SLIDERS:
+            p = PARAMETERS[name]
+            solara.SliderFloat(
+                f"{lever_label(name)}: {settings.levers[name]:.4g}",
+                value=settings.levers[name],
+                on_value=lambda value, name=name: move(name, value),
+                min=p.low,
+                max=p.high,
+                step=LEVER_STEP,
+            )
+        pending = settings.scenario != m.spec.name or any(
+            settings.levers[name] != m.p[name] for name in SLIDERS
+        )
+        if pending:
+            solara.Warning("Press Reset to run these settings.", dense=True)
         solara.v.Html(
             tag="div", style_="font-size: 2rem; font-weight: 700", children=[f"Year {m.year}"]
         )
-        solara.Text(f"Runs {m.spec.start_year}-{m.spec.end_year}, seed {m.seed}")
-        solara.v.Html(
-            tag="p",
-            class_="mt-3 mb-1",
-            children=["Levers in this run (move a slider, then Reset):"],
-        )
-        with solara.v.Html(tag="ul"):
-            for name in SLIDERS:
-                solara.v.Html(tag="li", children=[f"{lever_label(name)}: {m.p[name]:.4g}"])
+        solara.Text(f"Running {m.spec.name}, {m.spec.start_year}-{m.spec.end_year}, seed {m.seed}")
 
 
 @solara.component
 def Page():
-    """The app: the scenario card and SolaraViz, remounted when the scenario changes."""
-    model = solara.use_reactive(solara.use_memo(AppModel, []))
-    ScenarioCard(model)
+    """The app: the settings card above SolaraViz's controls, and the views."""
+    settings = solara.use_memo(Settings, [])
+    model = solara.use_reactive(solara.use_memo(lambda: AppModel(settings), []))
+    SettingsCard(model, settings)
     SolaraViz(
-        model,
-        components=COMPONENTS,
-        model_params=model_params(model.value),
-        name="alliance-sim",
-    ).key(model.value.spec.name)
+        model, components=COMPONENTS, model_params=model_params(settings), name="alliance-sim"
+    )
 
 
 page = Page()

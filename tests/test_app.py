@@ -69,9 +69,20 @@ def _year(rc):
     return int(years[0].removeprefix("Year "))
 
 
-def _lever(rc, title):
-    (line,) = [t for t in _texts(rc) if t.startswith(f"{title} (") and "): " in t]
-    return float(line.rpartition(": ")[2])
+def _pending(rc):
+    return bool(rc.find(v.Alert, type="warning").widgets)
+
+
+def _running(rc):
+    (line,) = [t for t in _texts(rc) if t.startswith("Running ")]
+    return line
+
+
+def _model(rc):
+    """The model the page runs (the uncertainty panel keeps the model it ran for)."""
+    _slider(rc, "Replications (N)").v_model = 10
+    _button(rc, "Run 10 replications").click()
+    return app.computed_bands.value[0]
 
 
 def test_controls_list_every_scenario_and_the_levers_with_their_units(rc):
@@ -81,14 +92,16 @@ def test_controls_list_every_scenario_and_the_levers_with_their_units(rc):
     for name, title in app.SLIDERS.items():
         p = PARAMETERS[name]
         slider = _slider(rc, title)
-        assert slider.label == f"{title} ({p.unit})"
+        value = spec.parameters[name]
+        assert slider.label == f"{title} ({p.unit}): {value:.4g}"
         assert (slider.min, slider.max) == (p.low, p.high)
-        assert slider.v_model == pytest.approx(spec.parameters[name])
+        assert slider.v_model == pytest.approx(value)
     seed = _slider(rc, "Seed")
     assert seed.v_model == app.DEFAULT_SEED and seed.step == 1
     for label in ("Reset", "▶", "Step"):
         _button(rc, label)
-    assert load_scenario(app.DEFAULT_SCENARIO).description in _texts(rc)
+    assert spec.description in _texts(rc)
+    assert not _pending(rc)
 
 
 def test_step_advances_the_year_shown_and_the_views(rc):
@@ -104,34 +117,44 @@ def test_step_advances_the_year_shown_and_the_views(rc):
     assert len(after) == 3 and all(a != b for a, b in zip(before, after, strict=True))
 
 
-def test_picking_a_scenario_rebuilds_it_with_its_own_values_on_the_sliders(rc):
+def test_a_picked_scenario_brings_its_own_lever_values_and_reset_runs_it(rc):
     _button(rc, "Step").click()
     _select(rc, "Scenario").v_model = "status-quo-2pct"
     spec = load_scenario("status-quo-2pct")
-    assert _year(rc) == spec.start_year
     assert spec.description in _texts(rc)
     for name, title in app.SLIDERS.items():
         assert _slider(rc, title).v_model == pytest.approx(spec.parameters[name])
-        assert _lever(rc, title) == pytest.approx(spec.parameters[name])
-    assert _lever(rc, "US pressure strength") == pytest.approx(0.3)  # the scenario's, not 1.0
+    assert _slider(rc, "US pressure strength").v_model == pytest.approx(0.3)  # not the 1.0 default
+    assert _pending(rc) and _running(rc).startswith("Running hague-2035")  # until Reset
+    _button(rc, "Reset").click()
+    assert not _pending(rc)
+    assert _running(rc).startswith("Running status-quo-2pct")
+    assert _year(rc) == spec.start_year
+    model = _model(rc)
+    assert model.spec.name == "status-quo-2pct"
+    assert {name: model.p[name] for name in app.SLIDERS} == app.scenario_levers(spec.name)
 
 
-def test_reset_rebuilds_the_model_from_the_sliders_and_an_integer_seed(rc):
+def test_reset_rebuilds_the_model_from_the_levers_and_an_integer_seed(rc):
     _button(rc, "Step").click()
     _slider(rc, "Threat level").v_model = 1.5
     _slider(rc, "Seed").v_model = 7
-    assert _lever(rc, "Threat level") == pytest.approx(1.0)  # applied on Reset only
+    assert _pending(rc)
     _button(rc, "Reset").click()
+    assert not _pending(rc)
     assert _year(rc) == load_scenario(app.DEFAULT_SCENARIO).start_year
-    assert _lever(rc, "Threat level") == pytest.approx(1.5)
-    assert "seed 7" in " ".join(_texts(rc))
+    assert _running(rc).endswith("seed 7")
     _button(rc, "Step").click()  # the rebuilt model runs
-    assert _year(rc) == load_scenario(app.DEFAULT_SCENARIO).start_year + 1
+    model = _model(rc)
+    assert model.seed == 7 and isinstance(model.seed, int)
+    assert model.p["threat_scale"] == 1.5
+    assert model.year == load_scenario(app.DEFAULT_SCENARIO).start_year + 1
 
 
 def test_stepping_to_the_end_disables_step_without_an_error(rc):
     spec = load_scenario("us-demand-2025")  # one year
     _select(rc, "Scenario").v_model = spec.name
+    _button(rc, "Reset").click()
     _button(rc, "Step").click()
     assert _year(rc) == spec.end_year
     assert _button(rc, "Step").disabled

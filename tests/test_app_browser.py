@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
+from sim.parameters import PARAMETERS
+
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = [
     "--no-sandbox",
@@ -100,9 +102,17 @@ def test_a_new_user_picks_a_scenario_steps_plays_and_asks_for_the_bands(server, 
         page.route("**/*", only_local)
         page.goto(server)
         expect(page.get_by_text("Year 2025")).to_be_visible()
+        pending = page.get_by_text("Press Reset to run these settings.")
+        expect(pending).to_have_count(0)  # the sliders hold the model's values, unrounded
 
         _pick(page, "Scenario", "us-retrenchment")
         expect(page.get_by_text("The US withdraws from Europe")).to_be_visible()
+        expect(pending).to_be_visible()
+        page.get_by_role("button", name="Reset").click()
+        expect(page.get_by_text("Running us-retrenchment, 2025-2035, seed 1")).to_be_visible()
+        expect(pending).to_have_count(0)
+        calibrated = PARAMETERS["free_riding"].default  # four decimals, not the slider's rounding
+        expect(page.get_by_text(f"Free-riding strength (pp/pp): {calibrated:.4g}")).to_be_visible()
         for year in (2026, 2027, 2028):
             page.get_by_role("button", name="Step").click()
             expect(page.get_by_text(f"Year {year}", exact=True)).to_be_visible()
