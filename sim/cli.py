@@ -438,7 +438,9 @@ def _app(args: argparse.Namespace) -> int:
         try:
             probe.bind((args.host, args.port))
         except OSError as exc:
-            problem = f"cannot listen on {args.host}:{args.port} ({exc.strerror}); try --port"
+            problem = (
+                f"cannot listen on {args.host}:{args.port} ({exc.strerror}); check --host/--port"
+            )
             raise UsageError(f"alliance app: {problem}") from None
     quiet = "ignore:Cookies with samesite=none:UserWarning"  # solara's note on plain-http hosts
     command = [sys.executable, "-W", quiet, "-m", "solara", "run", str(APP), "--host", args.host]

@@ -297,6 +297,11 @@ def test_app_on_a_busy_port_exits_2_with_one_line(capsys):
     _assert_one_line(capsys.readouterr().err, "alliance app", f"127.0.0.1:{port}", "--port")
 
 
+def test_app_on_an_unknown_host_exits_2_with_one_line(capsys):
+    assert main(["app", "--host", "nowhere.invalid"]) == 2
+    _assert_one_line(capsys.readouterr().err, "alliance app", "nowhere.invalid", "--host")
+
+
 def test_unwritable_out_exits_2_before_running(tmp_path, capsys):
     """--out under a regular file exits 2 with one line naming --out."""
     blocker = tmp_path / "file"

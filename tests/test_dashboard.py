@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.batch import run_seeds
+from sim.batch import run_batch, run_seeds
 from sim.dashboard import (
     BAND_MEASURES,
     BAND_QUANTILES,
@@ -105,6 +105,24 @@ def test_bands_are_ordered_and_reproducible():
         assert (a.quantiles[(measure, low)] <= a.quantiles[(measure, mid)]).all()
         assert (a.quantiles[(measure, mid)] <= a.quantiles[(measure, high)]).all()
     assert not a.quantiles.equals(uncertainty_bands(spec, seed=6, runs=50).quantiles)
+
+
+def test_bands_are_the_batch_a_user_runs_with_the_same_settings(tmp_path):
+    """As the README says: `alliance batch SCENARIO --replications N --seed S --set ...`."""
+    spec = AllianceModel("us-retrenchment", rng=1, threat_scale=1.4).spec
+    bands = uncertainty_bands(spec, seed=9, runs=30)
+    batch = run_batch(
+        ["us-retrenchment"],
+        replications=30,
+        seed=9,
+        executor="serial",
+        out=tmp_path / "b",
+        progress=False,
+        threat_scale=1.4,
+    )
+    grouped = batch.alliance.groupby("year")[list(BAND_MEASURES)]
+    expected = grouped.quantile(list(BAND_QUANTILES)).unstack()
+    np.testing.assert_allclose(bands.quantiles.to_numpy(), expected.to_numpy(), atol=1e-12)
 
 
 def test_bands_need_at_least_one_run():
