@@ -59,6 +59,7 @@ class Ally(Agent):
         self.pipeline = s.pipeline[index].copy()
         self.backlog = np.zeros(len(CATEGORIES))
         self.due = np.zeros(len(CATEGORIES))
+        self.budget_surprise = 1.0
         self._update_fulfilment()
 
     @property
@@ -85,16 +86,16 @@ class Ally(Agent):
     def grow(self) -> None:
         """Grow GDP (mechanism 8)."""
         m, i, k = self.model, self.index, self.model.year_index
-        self.gdp_usd_bn = float(
-            grown_gdp(
-                self.gdp_usd_bn,
-                self.start.growth[k],
-                self.start.observed_growth[k],
-                m.shocks.gdp[k, i],
-                m.path("gdp_growth_shock_pp"),
-                m.p,
-            )
+        gdp, surprise = grown_gdp(
+            self.gdp_usd_bn,
+            self.start.growth[k],
+            self.start.observed_growth[k],
+            m.shocks.gdp[k, i],
+            m.path("gdp_growth_shock_pp"),
+            self.start.trend_growth,
+            m.p,
         )
+        self.gdp_usd_bn, self.budget_surprise = float(gdp), float(surprise)
 
     def choose_spending(self) -> None:
         """Choose this year's core and related shares (mechanism 3)."""
@@ -113,6 +114,7 @@ class Ally(Agent):
             burden=m.mean_core_pct_gdp,
             review=m.review,
             fiscal_factor=m.path("fiscal_space_factor"),
+            surprise=self.budget_surprise,
             innovation=m.shocks.spending[m.year_index, i],
             p=m.p,
         )

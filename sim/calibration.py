@@ -1,9 +1,10 @@
-"""Calibration: fit the free behavioural parameters to the 2015-2019 hindcast.
+"""Calibration: fit the free behavioural parameters to the 2015-2022 hindcast.
 
 Differential evolution (``scipy.optimize.differential_evolution``) minimises the RMSE of the
-hindcast's mean core % GDP against NATO's published panel over 2015-2019 only (the training
-years; 2020-2024 stay out for the test). Parameters are alliance-wide: ally differences come only
-from observable attributes the mechanisms already use (distance to Russia, GDP, debt). The runs
+hindcast's mean core % GDP against NATO's published panel over 2015-2022 only (the training
+years; 2023-2024 are held out, and the 2025 step is a further check). Parameters are
+alliance-wide: ally differences come only from observable attributes the mechanisms already use
+(distance to Russia, a border, a coast, a documented rival, GDP, debt). The runs
 use fixed seeds, so the objective is deterministic and a calibration is reproducible from its
 command. The result is written to ``scenarios/calibration.toml``, which the parameter defaults
 read (``sim.parameters``).
@@ -21,9 +22,10 @@ from pathlib import Path
 
 from scipy.optimize import differential_evolution
 
+from sim.data import DEFAULT_EDITION, check_edition
 from sim.parameters import PARAMETERS, PRIORS, calibration_file
 from sim.store import atomic_write
-from sim.validation import SEED, TEST, TRAIN, hindcast, hindcast_metrics
+from sim.validation import SEED, TEST, TRAIN, hindcast, hindcast_metrics, train_error_rmse
 
 FITTED: tuple[str, ...] = (
     "adjustment_speed",
@@ -48,8 +50,8 @@ class Calibration:
 
     Attributes:
         values: Fitted value of each parameter fitted.
-        rmse_train_pp: Objective at the optimum (2015-2019).
-        rmse_test_pp: The same fit on 2020-2024 (reported, never optimised).
+        rmse_train_pp: Objective at the optimum (2015-2022).
+        rmse_test_pp: The same fit on 2023-2024 (held out, never optimised).
         rmse_train_prior_pp: Objective at the documented prior values.
         evaluations: Objective evaluations.
         generations: Differential-evolution generations run.
@@ -57,6 +59,7 @@ class Calibration:
         population: Population size per parameter.
         replications: Runs averaged per evaluation.
         seed: Seed of the optimiser and root seed of the runs.
+        data_edition: Edition of NATO's tables the hindcast started from and was fitted to.
     """
 
     values: dict[str, float]
@@ -69,21 +72,33 @@ class Calibration:
     population: int
     replications: int
     seed: int
+    data_edition: str = DEFAULT_EDITION
 
     @property
     def command(self) -> str:
         """The command that reproduces this calibration."""
         fit = "" if tuple(self.values) == FITTED else f" --fit {','.join(self.values)}"
+        edition = (
+            "" if self.data_edition == DEFAULT_EDITION else f" --data-edition {self.data_edition}"
+        )
         return (
             f"alliance calibrate --replications {self.replications} --generations "
             f"{self.max_generations} --population {self.population} --seed {self.seed}{fit}"
+            f"{edition}"
         )
 
 
-def train_rmse(x: Sequence[float], names: Sequence[str], replications: int, seed: int) -> float:
-    """The objective: hindcast RMSE (pp) over 2015-2019 with parameters ``names`` set to ``x``."""
-    sim, table = hindcast(replications, seed, **dict(zip(names, map(float, x), strict=True)))
-    return hindcast_metrics(table, sim)["rmse_train_pp"]
+def train_rmse(
+    x: Sequence[float],
+    names: Sequence[str],
+    replications: int,
+    seed: int,
+    data_edition: str = DEFAULT_EDITION,
+) -> float:
+    """The objective: hindcast RMSE (pp) over 2015-2022 with parameters ``names`` set to ``x``."""
+    values = dict(zip(names, map(float, x), strict=True))
+    _, table = hindcast(replications, seed, data_edition, **values)
+    return train_error_rmse(table)
 
 
 def calibrate(
@@ -94,8 +109,9 @@ def calibrate(
     workers: int = 1,
     callback: Callable[[int, float], None] | None = None,
     fit: Sequence[str] = FITTED,
+    data_edition: str = DEFAULT_EDITION,
 ) -> Calibration:
-    """Fit parameters to the 2015-2019 hindcast.
+    """Fit parameters to the 2015-2022 hindcast.
 
     Args:
         replications: Runs averaged per objective evaluation (seeds fixed).
@@ -105,6 +121,7 @@ def calibrate(
         workers: Processes evaluating a generation in parallel (results do not depend on it).
         callback: Called after each generation with (generation, best RMSE so far).
         fit: The parameters to fit (``FITTED`` by default); the others keep their defaults.
+        data_edition: Edition of NATO's tables the hindcast starts from and is fitted to.
 
     Returns:
         The fitted values and their fit.
@@ -112,9 +129,16 @@ def calibrate(
     unknown = [n for n in fit if n not in PARAMETERS or PARAMETERS[n].integer]
     if unknown or not fit:
         raise ValueError(f"cannot fit {unknown or 'no parameter'}: name continuous parameters")
+    check_edition(data_edition)
     bounds = [(PARAMETERS[n].low, PARAMETERS[n].high) for n in fit]
     prior = [PRIORS[n] for n in fit]
-    objective = partial(train_rmse, names=tuple(fit), replications=replications, seed=seed)
+    objective = partial(
+        train_rmse,
+        names=tuple(fit),
+        replications=replications,
+        seed=seed,
+        data_edition=data_edition,
+    )
     generation = 0
 
     def report(intermediate_result) -> None:  # scipy passes an OptimizeResult by this name
@@ -140,7 +164,7 @@ def calibrate(
         )
     # Stored to 4 decimals; the fit is that of the stored values.
     values = {n: round(float(v), 4) for n, v in zip(fit, result.x, strict=True)}
-    sim, table = hindcast(replications, seed, **values)
+    sim, table = hindcast(replications, seed, data_edition, **values)
     fit = hindcast_metrics(table, sim)
     return Calibration(
         values=values,
@@ -153,6 +177,7 @@ def calibrate(
         population=population,
         replications=replications,
         seed=seed,
+        data_edition=data_edition,
     )
 
 
@@ -180,6 +205,7 @@ def calibration_toml(cal: Calibration, when: date) -> str:
         f'{TRAIN.start}-{TRAIN.stop - 1}"',
         f"replications = {cal.replications}",
         f"seed = {cal.seed}",
+        f'data_edition = "{cal.data_edition}"',
         f"evaluations = {cal.evaluations}",
         f"generations = {cal.generations}",
         "",

@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -22,10 +23,11 @@ from tqdm import tqdm
 from sim.batch import ENGINES, BatchError, BatchInterrupted, run_batch
 from sim.batch import format_summary as format_batch_summary
 from sim.calibration import FITTED, calibrate, write_calibration
+from sim.data import DEFAULT_EDITION, EDITIONS
 from sim.executors import EXECUTORS, SCHEDULER_ENV, ExecutorError
-from sim.experiment import ExperimentError, load_experiment
+from sim.experiment import Experiment, ExperimentError, load_experiment
 from sim.parameters import PARAMETERS, calibration_file
-from sim.run import RunResult, run_scenario, write_run
+from sim.run import RunResult, plan_vs_forecast, run_scenario, write_run
 from sim.scenario import ScenarioError, list_scenarios, load_scenario
 from sim.store import BatchStore, StoreError
 from sim.sweep import SweepError, format_sweep, run_sweep
@@ -114,6 +116,14 @@ def _add_set(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_edition(parser: argparse.ArgumentParser, default: str) -> None:
+    parser.add_argument(
+        "--data-edition",
+        choices=EDITIONS,
+        help=f"edition of NATO's reference tables to start from (default: {default})",
+    )
+
+
 def _add_execution(parser: argparse.ArgumentParser, what: str, default_out: str) -> None:
     """Where and how a batch or sweep runs: executor, workers, scheduler, folder, resume."""
     parser.add_argument("--executor", choices=EXECUTORS, help="where runs go (default processes)")
@@ -145,6 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=_seed, default=1, help="seed of the run (default 1)")
     run.add_argument("--out", type=Path, help="output folder (default results/<scenario>)")
     _add_set(run)
+    _add_edition(run, f"the scenario's, {DEFAULT_EDITION} unless it sets data_edition")
 
     batch = sub.add_parser("batch", help="run replications of one or more scenarios")
     batch.add_argument("scenarios", nargs="+", metavar="SCENARIO", help="names or TOML files")
@@ -154,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_execution(batch, "batch", "results/batch-<names>")
     batch.add_argument("--chunk-size", type=_positive, help="runs per task (default by engine)")
     _add_set(batch)
+    _add_edition(batch, f"each scenario's, {DEFAULT_EDITION} unless it sets data_edition")
 
     query = sub.add_parser("query", help="SQL (DuckDB) over a batch: allies, alliance, runs")
     query.add_argument("dir", type=Path, help="a batch folder")
@@ -163,6 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep = sub.add_parser("sweep", help="run a sensitivity sweep defined in experiments/*.toml")
     sweep.add_argument("spec", type=Path, help="an experiment spec (TOML)")
     _add_execution(sweep, "sweep", "results/sweep-<name>")
+    _add_edition(sweep, f"the experiment scenario's, {DEFAULT_EDITION} unless it sets one")
 
     validate = sub.add_parser("validate", help="hindcast 2014-2024 against NATO's figures")
     validate.add_argument(
@@ -179,8 +192,9 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"runs averaged (default {REPLICATIONS})",
     )
     validate.add_argument("--seed", type=_seed, default=SEED, help=f"root seed (default {SEED})")
+    _add_edition(validate, DEFAULT_EDITION)
 
-    calibrate = sub.add_parser("calibrate", help="fit the free parameters to 2015-2019")
+    calibrate = sub.add_parser("calibrate", help="fit the free parameters to 2015-2022")
     calibrate.add_argument(
         "--replications",
         type=_positive,
@@ -215,6 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="calibration file to write "
         "(default: scenarios/calibration.toml, read by the defaults)",
     )
+    _add_edition(calibrate, DEFAULT_EDITION)
     app = sub.add_parser("app", help="serve the browser app (offline, on this machine only)")
     app.add_argument("--port", type=_port, default=8765, help="port (default 8765; 0: any free)")
     app.add_argument(
@@ -250,6 +265,7 @@ def format_summary(result: RunResult) -> str:
     counted = int((result.allies[result.allies["year"] == final]["personnel_k"] > 0).sum())
     lines = [
         f"{s.name}: {s.description}",
+        f"NATO data edition {s.data_edition}.",
         f"seed {result.seed}, {s.start_year}-{s.end_year}. Final year {final}:",
         "",
         table.to_string(index=False),
@@ -273,23 +289,52 @@ def format_summary(result: RunResult) -> str:
     return "\n".join(lines)
 
 
+def format_plans(result: RunResult) -> str:
+    """Each ally's national plan against this run's core share (2026, 2029, 2035)."""
+    table = plan_vs_forecast(result.scenario, result.allies)
+    years = [int(c.split("_")[1]) for c in table.columns if c.startswith("core_")]
+    if not years:
+        return ""
+    head = "".join(f"  {y}: plan  model" for y in years)
+    lines = [
+        "",
+        f"National plans (core % GDP, on NATO's basis; '-' = no plan that year) against seed "
+        f"{result.seed}, one draw (`alliance batch` gives medians and bands):",
+        f"  ally{head}",
+    ]
+    for row in table.itertuples(index=False):
+        cells = ""
+        for y in years:
+            plan = getattr(row, f"plan_{y}")
+            plan_text = "    -" if pd.isna(plan) else f"{plan:5.2f}"
+            cells += f"        {plan_text}  {getattr(row, f'core_{y}'):5.2f}"
+        lines.append(f"  {row.iso3}{cells}")
+    return "\n".join(lines)
+
+
 def _run(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario, **dict(args.overrides))
+    if args.data_edition is not None:
+        scenario = scenario.with_data_edition(args.data_edition)
     out = args.out if args.out is not None else Path("results") / scenario.name
     _check_writable(out)
     result = run_scenario(scenario, seed=args.seed)
     write_run(result, out)
     print(format_summary(result))
+    print(format_plans(result))
     print(f"\nTables written to {out}/ (allies.parquet, alliance.parquet, manifest.json)")
     return 0
 
 
 def _batch(args: argparse.Namespace) -> int:
     executor = _executor(args)
+    scenarios = args.scenarios
+    if args.data_edition is not None:  # the edition reaches the workers inside each Scenario
+        scenarios = [load_scenario(s).with_data_edition(args.data_edition) for s in scenarios]
     result, code = _resumable(
         "batch",
         lambda: run_batch(
-            args.scenarios,
+            scenarios,
             args.replications,
             args.seed,
             engine=args.engine,
@@ -313,12 +358,20 @@ def _batch(args: argparse.Namespace) -> int:
     return 0
 
 
+def _experiment(args: argparse.Namespace) -> Experiment:
+    """The sweep's experiment, its scenario on ``--data-edition`` when given."""
+    experiment = load_experiment(args.spec)
+    if args.data_edition is None:
+        return experiment
+    return replace(experiment, scenario=experiment.scenario.with_data_edition(args.data_edition))
+
+
 def _sweep(args: argparse.Namespace) -> int:
     executor = _executor(args)
     result, code = _resumable(
         "sweep",
         lambda: run_sweep(
-            load_experiment(args.spec),
+            _experiment(args),
             args.out,
             executor=executor,
             workers=args.workers,
@@ -371,11 +424,12 @@ def _validate(args: argparse.Namespace) -> int:
     _check_writable(args.out, "validate")
     if args.report is not None:
         _check_writable(args.report.parent, "validate", "--report")
-    result = validate(args.replications, args.seed)
+    edition = args.data_edition or DEFAULT_EDITION
+    result = validate(args.replications, args.seed, edition)
     report = write_validation(result, args.out, args.report)
     m = result.metrics
     print(
-        f"RMSE train 2015-2019 {m['rmse_train_pp']:.3f} pp; test 2020-2024 "
+        f"RMSE train 2015-2022 {m['rmse_train_pp']:.3f} pp; held out 2023-2024 "
         f"{m['rmse_test_pp']:.3f} pp (persistence {m['rmse_persistence_test_pp']:.3f}, "
         f"trend {m['rmse_trend_test_pp']:.3f})"
     )
@@ -383,6 +437,7 @@ def _validate(args: argparse.Namespace) -> int:
         f"Allies at >=2% in 2024: {m['count_ge_2pct_2024_sim']} simulated, "
         f"{m['count_ge_2pct_2024_obs']} observed (allies with published figures)"
     )
+    print(f"NATO data edition {edition}")
     print(f"Written: {args.out}/ (hindcast.parquet, metrics.json, plots) and {report}")
     return 0
 
@@ -405,11 +460,12 @@ def _calibrate(args: argparse.Namespace) -> int:
             args.workers,
             progress,
             args.fit,
+            args.data_edition or DEFAULT_EDITION,
         )
     write_calibration(cal, path)
     print(
-        f"RMSE 2015-2019 {cal.rmse_train_pp:.4f} pp (priors {cal.rmse_train_prior_pp:.4f}); "
-        f"2020-2024, never fitted: {cal.rmse_test_pp:.4f} pp"
+        f"RMSE 2015-2022 {cal.rmse_train_pp:.4f} pp (priors {cal.rmse_train_prior_pp:.4f}); "
+        f"2023-2024, held out: {cal.rmse_test_pp:.4f} pp"
     )
     for name, value in cal.values.items():
         print(f"  {name:28} {value:g}")

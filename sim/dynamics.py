@@ -25,19 +25,22 @@ from sim.mechanisms.delivery import (
     ramp_capacity,
     receive,
 )
-from sim.mechanisms.economy import grow_gdp
+from sim.mechanisms.economy import budget_surprise, grow_gdp
 from sim.mechanisms.personnel import affordable_personnel, update_personnel
 from sim.mechanisms.pledge import pledge_path, review_factor
-from sim.mechanisms.pressure import lagging_share, us_pressure, us_retrenchment
+from sim.mechanisms.pressure import lagging_share, start_lagging, us_pressure, us_retrenchment
 from sim.mechanisms.spending import (
     adjust_core_share,
     adjust_related_share,
+    committed_change,
+    consolidation_cut,
     desired_core_share,
+    plan_habit,
     spill_in,
 )
 from sim.mechanisms.targets import capability_gap
 from sim.mechanisms.threat import adversary_effort, perceived_threat, threat_level
-from sim.parameters import lead_times
+from sim.parameters import category_uplifts, lead_times
 from sim.scenario import Scenario
 
 Params = Mapping[str, float]
@@ -91,15 +94,16 @@ def threat_update(path_value, deviation, innovation, p: Params):
 def target_factors(year: int, spec: Scenario, threat, threat_ref, p: Params) -> list:
     """Factors applied to every capability target this year, in order (mechanism 7).
 
-    The uplift (1 + u) in the adoption year, then the review factor (``review_factor``) in the
-    review year. The review factor also scales the pledge and the US demand from then on.
+    The uplift (1 + u_c, one per category: ``category_uplifts``) in the adoption year, then the
+    review factor (``review_factor``, one per run) in the review year. The review factor also
+    scales the pledge and the US demand from then on.
 
     Returns:
-        A list of (kind, factor) with kind ``"uplift"`` or ``"review"``.
+        A list of (kind, factor) with kind ``"uplift"`` (categories last) or ``"review"``.
     """
     factors = []
     if spec.targets_adoption_year == year and year > spec.start_year:
-        factors.append(("uplift", 1 + p["target_uplift"]))
+        factors.append(("uplift", 1 + np.array(category_uplifts(p))))
     if spec.review_year == year:
         review = review_factor(
             threat, threat_ref, p["review_threat_elasticity"], p["review_max_change"]
@@ -108,10 +112,18 @@ def target_factors(year: int, spec: Scenario, threat, threat_ref, p: Params) -> 
     return factors
 
 
-def grown_gdp(gdp, growth, observed, innovation, shock_pp, p: Params):
-    """GDP this year: observed growth as published, projected growth with noise (mechanism 8)."""
+def grown_gdp(gdp, growth, observed, innovation, shock_pp, trend, p: Params):
+    """GDP this year and its budget surprise (mechanism 8).
+
+    Observed growth as published, projected growth with noise; the surprise (``budget_surprise``)
+    against the trend growth the budgets were planned on.
+
+    Returns:
+        (GDP Y_t, surprise z_t).
+    """
     noise = np.where(observed, 0.0, p["gdp_growth_noise_sd"] * innovation)
-    return grow_gdp(gdp, growth, shock_pp, noise)
+    grown = grow_gdp(gdp, growth, shock_pp, noise)
+    return grown, budget_surprise(gdp, trend, grown)
 
 
 def core_path(year: int, s: InitialState, spec: Scenario, review) -> np.ndarray:
@@ -139,10 +151,11 @@ def chosen_spending(
     burden,
     review,
     fiscal_factor,
+    surprise,
     innovation,
     p: Params,
 ):
-    """An ally's core and defence-related shares this year (mechanism 3).
+    """An ally's core and defence-related shares this year (mechanisms 3 and 9).
 
     Args:
         core: Last year's core share (% GDP).
@@ -158,18 +171,27 @@ def chosen_spending(
         burden: Last year's mean core share of allies with forces.
         review: Revision factor of the pledge and US demand (1 before any review).
         fiscal_factor: The scenario's multiplier of fiscal space this year.
+        surprise: The budget surprise z_t of this year's GDP (``budget_surprise``).
         innovation: Standard normal draw of the ally's implementation error.
         p: Parameters.
 
     Returns:
-        (core share, related share), % GDP; allies without forces keep core 0.
+        (core share, related share), % GDP; allies without forces keep core 0. The core share is
+        the one chosen (national plan or behaviour) times the surprise, as budgets are set in
+        money, less this year's new consolidation cut, which finance ministries impose at once
+        (the desired share keeps the whole cut, so partial adjustment does not undo it).
     """
+    k = year - spec.start_year - 1
     space = s.fiscal_space * fiscal_factor
+    consolidation = consolidation_cut(s.recession_loss[k], p["consolidation_response_pp"])
+    earlier = consolidation_cut(
+        s.recession_loss[k - 1] if k else 0.0, p["consolidation_response_pp"]
+    )
     pledge, demand, start = spec.pledge, spec.us_demand, spec.start_year
     related_path = pledge_path(year, start, s.related, pledge.related_pct, pledge.year)
     related = adjust_related_share(related, related_path, p["related_adjust"], space)
     desired = desired_core_share(
-        anchor=s.core,
+        anchor=plan_habit(s.core, s.plan_level[k]),
         perceived_threat=perceived_threat(
             threat, s.proximity, retrenchment, p["retrenchment_threat_gain"]
         ),
@@ -188,6 +210,8 @@ def chosen_spending(
         demand_path=pledge_path(year, start, s.core, demand.core_pct * review, demand.year),
         pressure=pressure,
         pressure_response=p["us_pressure_response"],
+        consolidation=consolidation,
+        rivalry=s.rival * p["rivalry_pp"],
     )
     chosen = adjust_core_share(
         core,
@@ -197,8 +221,18 @@ def chosen_spending(
         p["fiscal_max_cut_pp"],
         p["spending_noise_sd"] * innovation,
         s.cap,
+        committed_change(
+            core,
+            s.plan[k],
+            p["plan_delivery"],
+            s.pledge_core * review,
+            pressure,
+            p["pledge_enforcement"],
+            year > pledge.year,
+        ),
     )
-    return np.where(s.has_forces, chosen, core), related
+    realised = np.clip(chosen * surprise - (consolidation - earlier), 0.0, s.cap)
+    return np.where(s.has_forces, realised, core), related
 
 
 def placed_orders(spending, equipment_share, stock, pipeline, backlog, targets, profile, p):
@@ -268,8 +302,8 @@ def alliance_view(core, total, gdp, stock, retrenchment, review, year, s, spec, 
 
     Returns:
         (spill-in per ally, share of allies lagging the US demand, allied capability over its
-        start value). The mean burden they also read is ``mean_core_pct_gdp`` of
-        ``alliance_measures``.
+        start value). In the start year the lagging share is ``start_lagging``'s. The mean
+        burden they also read is ``mean_core_pct_gdp`` of ``alliance_measures``.
     """
     demand = spec.us_demand
     demanded_total = pledge_path(
@@ -281,6 +315,10 @@ def alliance_view(core, total, gdp, stock, retrenchment, review, year, s, spec, 
     )
     spill = spill_in(spending_usd(core, gdp), gdp, commitment(s, retrenchment))
     lagging = lagging_share(total, demanded_total, p["us_lag_tolerance_pp"], s.lagging_counted)
+    if year == spec.start_year:
+        lagging = np.broadcast_to(
+            start_lagging(p["us_pressure_start"], p["us_pressure_strength"]), np.shape(lagging)
+        )
     return spill, lagging, stock.sum(axis=(-2, -1)) / stock0
 
 

@@ -150,15 +150,17 @@ def _simulate(spec: Scenario, s: InitialState, seeds: tuple[int, ...]) -> tuple[
         for kind, factor in target_factors(year, spec, threat, s.threat_ref, p):
             if kind == "review":
                 review = factor
-            targets = targets * np.reshape(factor, (-1, 1, 1))
+                factor = np.reshape(factor, (-1, 1, 1))
+            targets = targets * factor
         shortfall = 1.0 - fulfilment(stock, targets)[1]
 
-        gdp = grown_gdp(
+        gdp, surprise = grown_gdp(
             gdp,
             s.growth[k],
             s.observed_growth[k],
             shocks.gdp[:, k],
             spec.path_value("gdp_growth_shock_pp", year),
+            s.trend_growth,
             p,
         )
         core, related = chosen_spending(
@@ -175,6 +177,7 @@ def _simulate(spec: Scenario, s: InitialState, seeds: tuple[int, ...]) -> tuple[
             burden=burden,
             review=review,
             fiscal_factor=spec.path_value("fiscal_space_factor", year),
+            surprise=surprise,
             innovation=shocks.spending[:, k],
             p=p,
         )

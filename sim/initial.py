@@ -6,14 +6,24 @@ Engine-independent: the Mesa model hands each agent its row; array engines take 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
+from datetime import date
 
 import numpy as np
 
+from sim.ally_inputs import has_rival, related_start_shares
 from sim.data import initial_allies, load_reference, observed_growth
+from sim.mechanisms.economy import recession_loss
 from sim.mechanisms.spending import fiscal_space, free_riding_weight, spill_in
 from sim.mechanisms.targets import apportion_targets, fulfilment, initial_stock
 from sim.mechanisms.threat import threat_proximity
-from sim.parameters import CATEGORIES, lead_times, requirement_shares
+from sim.parameters import (
+    CATEGORIES,
+    category_shortfalls,
+    category_uplifts,
+    lead_times,
+    requirement_shares,
+)
+from sim.plans import announced_points, plan_paths
 from sim.scenario import MAX_CORE_PCT, Scenario
 
 US = "USA"
@@ -31,6 +41,9 @@ class InitialState:
         gdp: GDP, constant 2024 USD bn (N).
         growth: Base real growth per simulated year, observed or trend (Y, N).
         observed_growth: Whether that growth was observed (Y, N); noise applies otherwise.
+        trend_growth: The growth budgets are planned on (N).
+        recession_loss: % of GDP the scenario's recession has cost, lagged by the
+            consolidation lag, per simulated year (Y).
         core: Core share, % GDP (N).
         related: Defence-related share, % GDP (N).
         equipment_share: Equipment share of core spending (N).
@@ -38,10 +51,14 @@ class InitialState:
         personnel_goal: Personnel goal, thousands (N).
         recruit_rate: Largest yearly net personnel growth (N).
         proximity: Threat proximity (N).
+        rival: 1 for an ally with a documented secondary rival, else 0 (N).
         fiscal_space: Fiscal space before scenario shocks (N).
         free_riding: Free-riding weight lambda_i (N).
         cap: Ceiling on the core share, % GDP (N).
         pledge_core: Each ally's core pledge target, % GDP (N).
+        plan: National plan per simulated year, % GDP, NaN outside its horizon (Y, N).
+        plan_level: Highest planned level reached by each year, NaN before any plan (Y, N).
+        uplift: Rise of each category's target in the adoption year (C).
         targets: Capability targets in the start year, after any uplift due then (N, C).
         stock: Capability stock (N, C).
         pipeline: Orders by years to delivery (N, C, max lead time).
@@ -59,6 +76,8 @@ class InitialState:
     gdp: np.ndarray
     growth: np.ndarray
     observed_growth: np.ndarray
+    trend_growth: np.ndarray
+    recession_loss: np.ndarray
     core: np.ndarray
     related: np.ndarray
     equipment_share: np.ndarray
@@ -66,10 +85,14 @@ class InitialState:
     personnel_goal: np.ndarray
     recruit_rate: np.ndarray
     proximity: np.ndarray
+    rival: np.ndarray
     fiscal_space: np.ndarray
     free_riding: np.ndarray
     cap: np.ndarray
     pledge_core: np.ndarray
+    plan: np.ndarray
+    plan_level: np.ndarray
+    uplift: np.ndarray
     targets: np.ndarray
     stock: np.ndarray
     pipeline: np.ndarray
@@ -87,12 +110,21 @@ class InitialState:
     def ally(self, i: int) -> InitialState:
         """Ally ``i``'s row: per-ally fields indexed at ``i``, alliance-wide fields unchanged."""
         rows = {f.name: getattr(self, f.name)[i] for f in fields(self) if f.name not in _ALLIANCE}
-        rows["growth"] = self.growth[:, i]
-        rows["observed_growth"] = self.observed_growth[:, i]
+        for name in _YEARS_BY_ALLY:
+            rows[name] = getattr(self, name)[:, i]
         return replace(self, **rows)
 
 
-_ALLIANCE = ("growth", "observed_growth", "capacity", "threat_ref", "mean_burden_ref")
+_YEARS_BY_ALLY = ("growth", "observed_growth", "plan", "plan_level")
+"""Fields of ``InitialState`` indexed by simulated year, then ally."""
+_ALLIANCE = (
+    *_YEARS_BY_ALLY,
+    "recession_loss",
+    "uplift",
+    "capacity",
+    "threat_ref",
+    "mean_burden_ref",
+)
 """Fields of ``InitialState`` that are not indexed by ally first."""
 
 
@@ -102,6 +134,36 @@ def _override(values: np.ndarray, iso3: np.ndarray, scenario: Scenario, key: str
         if key in scenario.allies.get(code, {}):
             out[i] = scenario.allies[code][key] * scale
     return out
+
+
+HAGUE_YEAR = 2025
+"""The year the defence-related basket was agreed: no related spending is counted before it."""
+
+
+def _lagged_recession_loss(scenario: Scenario, lag: int) -> np.ndarray:
+    """% of GDP lost to the scenario's growth shocks ``lag`` years before each simulated year."""
+    years = list(scenario.years)
+    shocks = [scenario.path_value("gdp_growth_shock_pp", y) for y in years[1:]]
+    loss = [float(recession_loss(shocks[: max(0, k + 1 - lag)])) for k in range(len(shocks))]
+    return np.array(loss)
+
+
+def scenario_plan_points(scenario: Scenario) -> dict:
+    """The plan points a scenario runs with: {iso3: {year: (% GDP, basis, kind)}}.
+
+    The national plans announced by 31 December of the start year (``sim.plans``), unless the
+    scenario drops them (``plans = "none"``); a scenario's per-ally ``plan`` replaces an ally's
+    (a table of year = % GDP, read as announced) or drops it (``"none"``).
+    """
+    points = {}
+    if scenario.plans == "national":
+        points = announced_points(date(scenario.start_year, 12, 31))
+    for iso, values in scenario.allies.items():
+        own = values.get("plan")
+        if own is not None:
+            own = {} if own == "none" else own
+            points[iso] = {int(y): (float(v), "scenario", "target") for y, v in own.items()}
+    return points
 
 
 def build_initial_state(scenario: Scenario) -> InitialState:
@@ -116,7 +178,7 @@ def build_initial_state(scenario: Scenario) -> InitialState:
         starts inside 2015-2024 (see ``sim.data``).
     """
     p = scenario.parameters
-    ref = load_reference()
+    ref = load_reference(edition=scenario.data_edition)
     start = scenario.start_year
     df = initial_allies(ref, start)
     iso3 = df.index.to_numpy()
@@ -140,10 +202,22 @@ def build_initial_state(scenario: Scenario) -> InitialState:
     )
     recruit = _override(np.full(len(iso3), p["recruit_rate"]), iso3, scenario, "recruit_rate")
     gdp = df["gdp_usd_bn"].to_numpy(dtype=float)
-    related = np.full(len(iso3), p["related_start_pct"])
+    related = (
+        related_start_shares(iso3, p["related_start_pct"])
+        if start >= HAGUE_YEAR
+        else np.zeros(len(iso3))
+    )
+    related = np.where(has_forces | (related > 0), related, 0.0)
 
+    geo = ref.allies.loc[iso3]
     proximity = threat_proximity(
-        df["distance_km"].to_numpy(), p["threat_reach_km"], p["threat_near_km"]
+        df["distance_km"].to_numpy(),
+        p["threat_reach_km"],
+        p["threat_near_km"],
+        land_border=((geo["borders_russia"] + geo["borders_belarus"]) > 0).to_numpy(float),
+        sea_coast=((geo["baltic_sea_coast"] + geo["black_sea_coast"]) > 0).to_numpy(float),
+        border_exposure=p["threat_border_exposure"],
+        sea_exposure=p["threat_sea_exposure"],
     )
     space = fiscal_space(
         df["debt_pct"].to_numpy(),
@@ -159,21 +233,25 @@ def build_initial_state(scenario: Scenario) -> InitialState:
     pledge_core = _override(
         np.full(len(iso3), scenario.pledge.core_pct), iso3, scenario, "pledge_core_pct"
     )
+    plans = plan_paths(scenario_plan_points(scenario), iso3, core, start, scenario.end_year)
 
     # Capability: the alliance requirement is what start-year equipment spending would sustain
-    # in steady state (E / depreciation), divided by (1 - initial shortfall); apportioned by GDP.
+    # in steady state (E / depreciation), divided by (1 - the category's shortfall); apportioned
+    # by GDP. Categories differ in their shortfall and in their uplift (``category_uplifts``).
     shares = np.array(requirement_shares(p))
     equipment_spend = np.where(has_forces, core / 100 * gdp * equip, 0.0)
     steady = equipment_spend.sum() / max(p["depreciation_rate"], 1e-3)
-    requirement = shares * steady / (1 - p["initial_shortfall"])
+    requirement = shares * steady / (1 - np.array(category_shortfalls(p, p["initial_shortfall"])))
     old_targets = apportion_targets(requirement, gdp, has_forces)
-    shortfall = _override(
+    mean_shortfall = _override(
         np.full(len(iso3), p["initial_shortfall"]), iso3, scenario, "initial_shortfall"
     )
+    shortfall = np.array([category_shortfalls(p, g) for g in mean_shortfall])
     stock = initial_stock(old_targets, shortfall)
+    uplift = np.array(category_uplifts(p))
     adoption = scenario.targets_adoption_year
     uplift_now = adoption is not None and adoption <= start
-    targets = old_targets * (1 + p["target_uplift"]) if uplift_now else old_targets
+    targets = old_targets * (1 + uplift) if uplift_now else old_targets
 
     leads = lead_times(p)
     flow = equipment_spend[:, None] * shares[None, :]
@@ -195,6 +273,8 @@ def build_initial_state(scenario: Scenario) -> InitialState:
         gdp=gdp,
         growth=growth,
         observed_growth=was_observed,
+        trend_growth=trend,
+        recession_loss=_lagged_recession_loss(scenario, int(p["consolidation_lag"])),
         core=core,
         related=related,
         equipment_share=equip,
@@ -202,10 +282,14 @@ def build_initial_state(scenario: Scenario) -> InitialState:
         personnel_goal=goal,
         recruit_rate=recruit,
         proximity=proximity,
+        rival=has_rival(iso3),
         fiscal_space=space,
         free_riding=lam,
         cap=cap,
         pledge_core=pledge_core,
+        plan=plans.plan,
+        plan_level=plans.level,
+        uplift=uplift,
         targets=targets,
         stock=stock,
         pipeline=pipeline,

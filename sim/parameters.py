@@ -2,7 +2,7 @@
 
 Every behavioural coefficient has a default, a unit, an allowed range and a source. "DOMAIN §n"
 refers to the project's domain notes (facts with their published sources); "assumption" marks a
-prior value. The parameters fitted to the 2015-2019 hindcast (``alliance calibrate``) take their
+prior value. The parameters fitted to the 2015-2022 hindcast (``alliance calibrate``) take their
 defaults from ``scenarios/calibration.toml``, written by the calibration and never by hand.
 """
 
@@ -84,6 +84,18 @@ _DEFINITIONS = [
        "Distance from Russia/Belarus beyond which an ally perceives no direct threat."),
     _p("threat_near_km", 100.0, "km", 10.0, 1000.0, "DOMAIN §5 (normalisation)",
        "Distance at which proximity reaches 1 (a front-line capital)."),
+    _p("threat_border_exposure", 0.32, "proximity", 0.0, 1.0,
+       "own calc (ed2026, 29 European allies): rise 2014-25 = 3.50 - 0.384 ln(km) + 0.50 border "
+       "+ 0.19 coast (R^2 0.65); 0.50 / (0.384 ln(5870/100))",
+       "Proximity added for a land border with Russia or Belarus (Norway, Finland, Poland...)."),
+    _p("threat_sea_exposure", 0.12, "proximity", 0.0, 1.0,
+       "own calc (same regression): 0.19 / (0.384 ln(5870/100))",
+       "Proximity added for a Baltic or Black Sea coast."),
+    _p("rivalry_pp", 1.0, "pp GDP", 0.0, 3.0,
+       "assumption: Greece's burden ran about 1 pp above the European median (2014: 2.24% "
+       "against 1.23%, own calc); Kollias & Makrydakis 1997: Greek and Turkish burdens 'the "
+       "highest in NATO'",
+       "Core share a documented secondary rivalry adds to the security requirement."),
     _p("retrenchment_threat_gain", 0.5, "", 0.0, 2.0, "assumption",
        "Rise in perceived threat per unit of US retrenchment."),
     _p("adversary_response", 0.05, "1/yr", 0.0, 0.5,
@@ -127,6 +139,22 @@ _DEFINITIONS = [
     _p("peer_conformity", 0.2, "", 0.0, 1.0,
        "DOMAIN §5: Odehnal et al. 2021, members follow the NATO average burden",
        "Rise in desired share per point rise of the alliance's mean burden."),
+    _p("plan_delivery", 0.77, "", 0.0, 1.0,
+       "own calc: NATO's June-2024 estimates of 2024 against the Aug-2025 edition's 2024, rise "
+       "from 2023, summed over the 24 allies with an estimated rise; Poland 2023-24 0.75-0.85 "
+       "(docs/plans.md)",
+       "Share of an announced change of its core share (national plan) an ally delivers."),
+    _p("pledge_enforcement", 1.0, "", 0.0, 1.0,
+       "assumption, set after the 2025 step's residuals (docs/plans.md): in 2025 the allies "
+       "below 2% announced 2% for the year (national_plans.csv)",
+       "Share of an overdue pledge's shortfall closed per year per unit of US pressure."),
+    _p("consolidation_response_pp", 0.04, "pp GDP per % GDP lost", 0.0, 0.5,
+       "docs/plans.md: 2009-14, Europe -11 to -12.5% real on a 4-5% output loss; Greece -1.1 pp "
+       "on ~26% (EDA, SIPRI via press; part general knowledge)",
+       "Cut of the desired core share per percent of GDP lost to a recession, after a lag."),
+    _p("consolidation_lag", 2, "yr", 0, 5,
+       "docs/plans.md: cuts from 1 yr (small, constrained allies) to 2 yr (UK SDSR 2010) after",
+       "Years from a recession's output loss to the budget consolidation it brings.", True),
     _p("spending_noise_sd", 0.05, "pp GDP", 0.0, 0.5,
        "DOMAIN §4.4: implementation shortfalls (Poland 2024 planned 4.2, spent 3.8)",
        "Standard deviation of the yearly implementation error of the core share."),
@@ -144,9 +172,10 @@ _DEFINITIONS = [
        "Smallest fiscal space, for the most indebted allies."),
     _p("related_adjust", 0.5, "1/yr", 0.0, 1.0, "assumption",
        "Share of the gap to its related-spending path an ally closes each year."),
-    _p("related_start_pct", 0.0, "% GDP", 0.0, 2.0,
-       "DOMAIN §1: NATO publishes no defence-related series (none counted at the start)",
-       "Defence-related spending counted toward the 1.5% in the start year."),
+    _p("related_start_pct", 0.5, "% GDP", 0.0, 2.0,
+       "assumption (range 0.3-1.0): no cross-ally estimate exists; scenarios/data/"
+       "related_spending.csv gives the allies with a documented value",
+       "Related spending counted toward the 1.5% in 2025, for allies with no documented value."),
     # --- 4-5. build choice, delivery --------------------------------------------------------
     _p("build_shortfall_focus", 2.0, "", 0.0, 10.0, "assumption",
        "How strongly orders favour the categories furthest from their targets."),
@@ -172,20 +201,60 @@ _DEFINITIONS = [
     # --- 7. capability targets --------------------------------------------------------------
     _p("target_uplift", 0.30, "fraction", 0.0, 1.0,
        "DOMAIN §3: targets raised by 'around 30%' (dpa)",
-       "Rise of every capability target in the adoption year."),
+       "Value-weighted mean rise of the capability targets in the adoption year."),
     _p("initial_shortfall", 0.30, "", 0.0, 0.9, "DOMAIN §3: 'a gap of 30%' on the old targets",
-       "Share of its (pre-uplift) targets an ally lacks in the start year."),
-    _p("requirement_share_air_missile_defence", 0.20, "", 0.01, 1.0,
-       "DOMAIN §3 (Rutte's priorities); assumption", "Weight of the category in the requirement."),
-    _p("requirement_share_long_range_strike", 0.15, "", 0.01, 1.0,
-       "DOMAIN §3 (Rutte's priorities); assumption", "Weight of the category in the requirement."),
-    _p("requirement_share_logistics", 0.20, "", 0.01, 1.0,
-       "DOMAIN §3 (Rutte's priorities); assumption", "Weight of the category in the requirement."),
-    _p("requirement_share_land_formations", 0.35, "", 0.01, 1.0,
-       "DOMAIN §3 (brigades 80 -> 120-130); assumption",
-       "Weight of the category in the requirement."),
-    _p("requirement_share_command_control", 0.10, "", 0.01, 1.0,
-       "DOMAIN §3 (Rutte's priorities); assumption", "Weight of the category in the requirement."),
+       "Value-weighted mean share of its (pre-uplift) targets an ally lacks in the start year."),
+    _p("requirement_share_air_missile_defence", 0.03, "", 0.01, 1.0,
+       "docs/categories.md: value share of the old requirement, so the mean uplift is ~30% "
+       "(assumption)", "Weight of the category in the requirement (its value share)."),
+    _p("requirement_share_long_range_strike", 0.03, "", 0.01, 1.0,
+       "docs/categories.md: value share of the old requirement, so the mean uplift is ~30% "
+       "(assumption)", "Weight of the category in the requirement (its value share)."),
+    _p("requirement_share_logistics", 0.07, "", 0.01, 1.0,
+       "docs/categories.md: value share of the old requirement, so the mean uplift is ~30% "
+       "(assumption)", "Weight of the category in the requirement (its value share)."),
+    _p("requirement_share_land_formations", 0.6, "", 0.01, 1.0,
+       "docs/categories.md: value share of the old requirement, so the mean uplift is ~30% "
+       "(assumption)", "Weight of the category in the requirement (its value share)."),
+    _p("requirement_share_command_control", 0.27, "", 0.01, 1.0,
+       "docs/categories.md: value share of the old requirement, so the mean uplift is ~30% "
+       "(assumption)", "Weight of the category in the requirement (its value share)."),
+    _p("uplift_weight_air_missile_defence", 4.0, "", 0.0, 20.0,
+       "docs/categories.md: air defence units 293 -> 1,467 (requirements "
+       "leaked Oct 2024); Rutte (9 Jun 2025): 'a 400% increase'",
+       "Relative rise of the category's target in the adoption year (``category_uplifts``)."),
+    _p("uplift_weight_long_range_strike", 1.0, "", 0.0, 20.0,
+       "docs/categories.md: a named priority with no public figure; "
+       "as logistics (assumption)",
+       "Relative rise of the category's target in the adoption year (``category_uplifts``)."),
+    _p("uplift_weight_logistics", 1.0, "", 0.0, 20.0,
+       "DOMAIN §3; docs/categories.md: Rutte (9 Jun 2025): 'double our enabling capabilities'",
+       "Relative rise of the category's target in the adoption year (``category_uplifts``)."),
+    _p("uplift_weight_land_formations", 0.15, "", 0.0, 20.0,
+       "docs/categories.md: brigades 82 -> 131 on about a quarter of "
+       "the category's value (assumption)",
+       "Relative rise of the category's target in the adoption year (``category_uplifts``)."),
+    _p("uplift_weight_command_control", 0.15, "", 0.0, 20.0,
+       "docs/categories.md: division HQs 24 -> 38, corps 6 -> 15, on a "
+       "small core (assumption)",
+       "Relative rise of the category's target in the adoption year (``category_uplifts``)."),
+    _p("shortfall_weight_air_missile_defence", 0.35, "", 0.0, 5.0,
+       "docs/categories.md: new-target fulfilment 0.20 (FT May 2024: under "
+       "5% of eastern-flank needs; Germany 9 Patriot units, needs x4)",
+       "Relative start-year shortfall of the category (``category_shortfalls``)."),
+    _p("shortfall_weight_long_range_strike", 1.4, "", 0.0, 5.0,
+       "docs/categories.md: new-target fulfilment 0.30 (IISS 2025: only "
+       "France and the UK field 1,000 km missiles; assumption)",
+       "Relative start-year shortfall of the category (``category_shortfalls``)."),
+    _p("shortfall_weight_logistics", 1.1, "", 0.0, 5.0,
+       "docs/categories.md: new-target fulfilment 0.35 (old targets 70% met, then doubled)",
+       "Relative start-year shortfall of the category (``category_shortfalls``)."),
+    _p("shortfall_weight_land_formations", 1.0, "", 0.0, 5.0,
+       "docs/categories.md: new-target fulfilment 0.60 (old targets 60-80% met, ANSA Jun 2025)",
+       "Relative start-year shortfall of the category (``category_shortfalls``)."),
+    _p("shortfall_weight_command_control", 1.0, "", 0.0, 5.0,
+       "docs/categories.md: new-target fulfilment 0.60 (as land formations; assumption)",
+       "Relative start-year shortfall of the category (``category_shortfalls``)."),
     _p("review_threat_elasticity", 0.5, "", 0.0, 2.0, "DOMAIN §1 (2029 review); assumption",
        "Elasticity of the pledge and targets to the threat's change at the review."),
     _p("review_max_change", 0.5, "", 0.0, 0.9, "assumption",
@@ -298,3 +367,35 @@ def requirement_shares(params: dict[str, float]) -> tuple[float, ...]:
     raw = [params[f"requirement_share_{c}"] for c in CATEGORIES]
     total = sum(raw)
     return tuple(w / total for w in raw)
+
+
+def _weighted(params: dict[str, float], prefix: str, mean: float, cap: float) -> tuple[float, ...]:
+    """Per-category values from relative weights, scaled to a requirement-weighted mean."""
+    shares = requirement_shares(params)
+    weights = [params[f"{prefix}_{c}"] for c in CATEGORIES]
+    norm = sum(s * w for s, w in zip(shares, weights, strict=True))
+    if norm <= 0:
+        return tuple(mean for _ in CATEGORIES)
+    return tuple(min(cap, mean * w / norm) for w in weights)
+
+
+def category_uplifts(params: dict[str, float]) -> tuple[float, ...]:
+    """Rise of each category's target in the adoption year, in ``CATEGORIES`` order.
+
+    u_c = u * w_c / sum_k s_k w_k
+
+    Rutte's statements (a 400% rise in air and missile defence, double the enablers, brigades
+    80 -> 120-130; DOMAIN §3) rank the categories; dpa's "around 30%" is their mean weighted by
+    the requirement's value shares s_k. Both cannot hold at face value, so the weights w_c keep
+    the ranking and ``target_uplift`` (u) the mean.
+    """
+    return _weighted(params, "uplift_weight", params["target_uplift"], math.inf)
+
+
+def category_shortfalls(params: dict[str, float], mean: float) -> tuple[float, ...]:
+    """Start-year shortfall of each category against the old targets, in ``CATEGORIES`` order.
+
+    g_c = min(0.9, g * v_c / sum_k s_k v_k), with g the mean shortfall (``initial_shortfall``
+    or an ally's own value) and v_c the category's relative weight.
+    """
+    return _weighted(params, "shortfall_weight", mean, 0.9)

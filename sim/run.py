@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from sim.initial import build_initial_state
 from sim.model import ALLIANCE_COLUMNS, ALLY_COLUMNS, AllianceModel
 from sim.scenario import Scenario, load_scenario
 from sim.store import atomic_write
@@ -91,6 +92,35 @@ def run_scenario(scenario: str | Scenario, seed: int = 1, **parameters: float) -
     model.run_for(model.spec.end_year - model.spec.start_year)
     allies, alliance = model_tables(model, seed)
     return RunResult(model.spec, seed, allies, alliance)
+
+
+PLAN_YEARS = (2026, 2029, 2035)
+"""Years ``plan_vs_forecast`` shows by default."""
+
+
+def plan_vs_forecast(
+    scenario: Scenario, allies: pd.DataFrame, years: tuple[int, ...] = PLAN_YEARS
+) -> pd.DataFrame:
+    """Each ally's national plan against the forecast core share in some years.
+
+    Args:
+        scenario: The scenario run (its plans, start year and data edition).
+        allies: An allies table of that scenario (one run, or medians with the same columns).
+        years: Years to show; those outside the run are left out.
+
+    Returns:
+        One row per ally with forces: ``iso3``, then ``plan_<year>`` (the plan on NATO's basis,
+        NaN where the ally has none for that year) and ``core_<year>`` for each year.
+    """
+    s = build_initial_state(scenario)
+    shown = [y for y in years if scenario.start_year < y <= scenario.end_year]
+    core = allies.pivot_table(index="iso3", columns="year", values="core_pct_gdp")
+    out = pd.DataFrame({"iso3": s.iso3[s.has_forces]})
+    for year in shown:
+        k = year - scenario.start_year - 1
+        out[f"plan_{year}"] = s.plan[k][s.has_forces]
+        out[f"core_{year}"] = core[year].reindex(out["iso3"]).to_numpy()
+    return out
 
 
 def git_commit() -> str | None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from sim.data import FIRST_YEAR, LAST_YEAR, NO_FORCES, load_reference
+from sim.data import DEFAULT_EDITION, EDITIONS, FIRST_YEAR, LAST_YEAR, NO_FORCES, load_reference
 from sim.parameters import DEFAULTS, PARAMETERS, calibration_file, check_parameter_set
 
 PATHS = {
@@ -38,10 +38,13 @@ ALLY_FIELDS = {
     "fiscal_space": (0.0, 1.0, "fiscal space, replacing the debt-based value"),
     "initial_shortfall": (0.0, 0.9, "start-year shortfall against the old targets"),
     "gdp_growth_pct": (-10.0, 15.0, "trend real GDP growth (%/yr)"),
+    "plan": (0.0, 15.0, "the ally's own plan: a table of year = % GDP, or 'none'"),
 }
 """Per-ally values a scenario may set: name -> (low, high, meaning)."""
 
 _FORCE_FIELDS = set(ALLY_FIELDS) - {"fiscal_space", "gdp_growth_pct"}
+PLAN_SOURCES = ("national", "none")
+"""A scenario's ``plans``: the allies' announced national plans, or none."""
 MAX_CORE_PCT = 15.0
 """Upper bound on any core share (% GDP)."""
 
@@ -80,6 +83,9 @@ class Scenario:
         paths: Exogenous yearly paths by name (see ``PATHS``).
         parameters: Every parameter's value (defaults filled in).
         allies: Per-ally values by ISO3 code (see ``ALLY_FIELDS``).
+        plans: ``"national"`` (the allies' announced plans, ``sim.plans``) or ``"none"``.
+        data_edition: Edition of NATO's reference tables the start state and validation use
+            (one of ``sim.data.EDITIONS``; ``DEFAULT_EDITION`` unless the file sets it).
         source: File it came from.
     """
 
@@ -95,6 +101,8 @@ class Scenario:
     paths: MappingProxyType
     parameters: MappingProxyType
     allies: MappingProxyType
+    data_edition: str = DEFAULT_EDITION
+    plans: str = "national"
     source: str = field(default="", compare=False)
 
     def __getstate__(self) -> dict[str, Any]:
@@ -128,6 +136,15 @@ class Scenario:
         _check_consistency(src, params)
         return replace(self, parameters=MappingProxyType(params))
 
+    def with_data_edition(self, edition: str) -> Scenario:
+        """A copy that starts from (and is validated against) another edition of the data.
+
+        Raises:
+            ScenarioError: ``edition`` is not one of ``sim.data.EDITIONS``.
+        """
+        src = Path(self.source).name if self.source else self.name
+        return replace(self, data_edition=_check_edition(src, edition))
+
     def to_dict(self) -> dict[str, Any]:
         """Plain, JSON-ready form (for manifests)."""
         return {
@@ -142,7 +159,9 @@ class Scenario:
             "threat_mode": self.threat_mode,
             "paths": {k: {str(y): v for y, v in p.items()} for k, p in self.paths.items()},
             "parameters": dict(self.parameters),
-            "allies": {k: dict(v) for k, v in self.allies.items()},
+            "allies": _thaw(self.allies),
+            "data_edition": self.data_edition,
+            "plans": self.plans,
         }
 
 
@@ -219,6 +238,8 @@ _TOP = {
     "start_year": int,
     "end_year": int,
     "threat_mode": str,
+    "data_edition": str,
+    "plans": str,
     "pledge": dict,
     "us_demand": dict,
     "targets": dict,
@@ -276,6 +297,29 @@ def _check_range(src: str, where: str, value: float, low: float, high: float) ->
         raise ScenarioError(src, where, f"{value} is outside the allowed range [{low:g}, {high:g}]")
 
 
+def _check_edition(src: str, edition: Any) -> str:
+    """Validate a data edition (``sim.data.EDITIONS``) and return it."""
+    if not isinstance(edition, str) or edition not in EDITIONS:
+        allowed = " or ".join(repr(e) for e in EDITIONS)
+        raise ScenarioError(src, "data_edition", f"expected {allowed}, got {edition!r}")
+    return edition
+
+
+def _check_plan(src: str, where: str, value: Any) -> None:
+    """Validate an ally's own plan: ``"none"`` or a table of year = core % GDP."""
+    if value == "none":
+        return
+    if not isinstance(value, dict) or not value:
+        raise ScenarioError(src, where, "expected 'none' or a table of year = % GDP")
+    for year, share in value.items():
+        if not year.isdigit() or not FIRST_YEAR <= int(year) <= 2100:
+            raise ScenarioError(src, f"{where}.{year}", "expected a year as key")
+        problem = _type_problem(share, float)
+        if problem:
+            raise ScenarioError(src, f"{where}.{year}", problem)
+        _check_range(src, f"{where}.{year}", share, 0.0, MAX_CORE_PCT)
+
+
 def _check_parameter(src: str, name: str, value: Any) -> float:
     """Validate one parameter value and return it coerced to the parameter's type."""
     param = PARAMETERS.get(name)
@@ -295,9 +339,13 @@ def _check_consistency(src: str, params: dict[str, float]) -> None:
 
 def _check_structure(src: str, raw: dict[str, Any]) -> None:
     """Check names, types and ranges of everything in one file."""
+    if "data_edition" in raw:  # before the type check, so the message names the editions
+        _check_edition(src, raw["data_edition"])
     _check_table(src, "", raw, _TOP)
     if raw.get("threat_mode", "path") not in ("path", "adversary"):
         raise ScenarioError(src, "threat_mode", "expected 'path' or 'adversary'")
+    if raw.get("plans", "national") not in PLAN_SOURCES:
+        raise ScenarioError(src, "plans", "expected 'national' or 'none'")
     for key in ("start_year", "end_year"):
         if key in raw:
             _check_range(src, key, raw[key], FIRST_YEAR, 2100)
@@ -344,6 +392,9 @@ def _check_structure(src: str, raw: dict[str, Any]) -> None:
                 )
             if iso in NO_FORCES and key in _FORCE_FIELDS:
                 raise ScenarioError(src, where, "this ally has no armed forces")
+            if key == "plan":
+                _check_plan(src, where, value)
+                continue
             problem = _type_problem(value, float)
             if problem:
                 raise ScenarioError(src, where, problem)
@@ -412,6 +463,8 @@ def load_scenario(name_or_path: str | Path, **overrides: float) -> Scenario:
         review_year=pledge_raw.get("review_year"),
         targets_adoption_year=raw.get("targets", {}).get("adoption_year"),
         threat_mode=raw.get("threat_mode", "path"),
+        data_edition=raw.get("data_edition", DEFAULT_EDITION),
+        plans=raw.get("plans", "national"),
         paths=MappingProxyType(
             {
                 k: MappingProxyType({int(y): float(v) for y, v in p.items()})
@@ -419,9 +472,7 @@ def load_scenario(name_or_path: str | Path, **overrides: float) -> Scenario:
             }
         ),
         parameters=MappingProxyType(params),
-        allies=MappingProxyType(
-            {k: MappingProxyType(dict(v)) for k, v in raw.get("allies", {}).items()}
-        ),
+        allies=MappingProxyType({k: _freeze(dict(v)) for k, v in raw.get("allies", {}).items()}),
         source=str(path),
     )
     return scenario.with_parameters(**overrides) if overrides else scenario

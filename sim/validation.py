@@ -4,6 +4,10 @@ The hindcast runs ``wales-2014`` from each ally's 2014 state (the 2% pledge, the
 2014 and 2022, observed GDP; nothing else observed after 2014) and compares the mean of its
 replications with NATO's core % GDP panel. The six withheld allies are simulated like the others;
 their 2015-2024 observations are not in the data, so they enter no metric of those years.
+
+Every entry point takes the edition of NATO's tables (``data_edition``, one of
+``sim.data.EDITIONS``; the 2026 edition by default): the runs start from that edition and are
+compared with it, and the metrics record it.
 """
 
 from __future__ import annotations
@@ -15,9 +19,10 @@ import numpy as np
 import pandas as pd
 
 from sim.batch import run_seeds
-from sim.data import NO_FORCES, WITHHELD, load_reference
+from sim.data import DEFAULT_EDITION, NO_FORCES, WITHHELD, check_edition, load_reference
 from sim.ensemble import run_ensemble
 from sim.indicators import allies_at_or_above
+from sim.scenario import Scenario, load_scenario
 
 HINDCAST = "wales-2014"
 """The scenario of the hindcast."""
@@ -26,10 +31,10 @@ STEP_2025 = "us-demand-2025"
 """The scenario of the one-year check from 2024 to 2025."""
 
 YEARS = range(2014, 2025)
-TRAIN = range(2015, 2020)
+TRAIN = range(2015, 2023)
 """Years the calibration fits."""
 
-TEST = range(2020, 2025)
+TEST = range(2023, 2025)
 """Years held out from the calibration."""
 
 REPLICATIONS = 500
@@ -38,8 +43,10 @@ REPLICATIONS = 500
 
 SEED = 2014
 
-NATO_COUNT_GE_2PCT_2024 = 18
-"""Allies at >=2% in 2024 on the Aug-2025 basis, all allies (DOMAIN §2; data/SOURCES.md)."""
+NATO_COUNT_GE_2PCT_2024 = {"2025": 18, "2026": 17}
+"""Allies at >=2% in 2024, all allies, per data edition: 18 on the Aug-2025 basis (DOMAIN §2),
+17 on the July-2026 basis (scenarios/data/SOURCES.md). The data withhold six allies' 2024 values,
+so these counts are NATO's, not computed from the files."""
 
 
 @dataclass(frozen=True)
@@ -51,12 +58,14 @@ class Simulation:
         replications: Runs.
         seed: Root seed of the runs' seeds.
         parameters: The scenario's resolved parameters.
+        data_edition: Edition of NATO's tables the runs started from (and are compared with).
     """
 
     runs: pd.DataFrame
     replications: int
     seed: int
     parameters: Mapping[str, float]
+    data_edition: str = DEFAULT_EDITION
 
     @property
     def mean(self) -> pd.Series:
@@ -69,11 +78,13 @@ class Simulation:
         return self.runs.std(axis=1, ddof=1) / np.sqrt(self.replications)
 
 
-def simulate(scenario: str, replications: int, seed: int, **parameters: float) -> Simulation:
+def simulate(
+    scenario: str | Scenario, replications: int, seed: int, **parameters: float
+) -> Simulation:
     """Run ``replications`` runs of a scenario with the ensemble engine.
 
     Args:
-        scenario: Scenario name.
+        scenario: Scenario name, or a loaded ``Scenario`` (its ``data_edition`` included).
         replications: Runs (seeds spawned from ``seed`` as in a batch).
         seed: Root seed.
         **parameters: Parameter values replacing the scenario's.
@@ -86,17 +97,26 @@ def simulate(scenario: str, replications: int, seed: int, **parameters: float) -
     runs = result.allies.pivot_table(
         index=["iso3", "year"], columns="seed", values="core_pct_gdp", sort=False
     )[seeds]
-    return Simulation(runs, replications, seed, dict(result.scenario.parameters))
+    spec = result.scenario
+    return Simulation(runs, replications, seed, dict(spec.parameters), spec.data_edition)
 
 
-def observed_core() -> pd.DataFrame:
-    """NATO's core % GDP, allies x years 2014-2025 (NaN where not published or withheld)."""
-    return load_reference().core
+def observed_core(edition: str = DEFAULT_EDITION) -> pd.DataFrame:
+    """NATO's core % GDP in an edition, allies x years 2014-2025 (NaN: not published, withheld)."""
+    return load_reference(edition=edition).core
+
+
+def _scenario(name: str, data_edition: str) -> Scenario:
+    """A named scenario on the given data edition (``ValueError`` if the edition is unknown)."""
+    return load_scenario(name).with_data_edition(check_edition(data_edition))
 
 
 def hindcast_table(sim: Simulation) -> pd.DataFrame:
-    """Every ally and year 2014-2024: ``iso3, year, core_pct_gdp_sim, core_pct_gdp_obs``."""
-    obs = observed_core()
+    """Every ally and year 2014-2024: ``iso3, year, core_pct_gdp_sim, core_pct_gdp_obs``.
+
+    The observations are those of the simulation's data edition.
+    """
+    obs = observed_core(sim.data_edition)
     table = sim.mean.rename("core_pct_gdp_sim").reset_index()
     table = table[table["year"].isin(YEARS)].reset_index(drop=True)
     cells = zip(table["iso3"], table["year"], strict=True)
@@ -105,10 +125,16 @@ def hindcast_table(sim: Simulation) -> pd.DataFrame:
 
 
 def hindcast(
-    replications: int = REPLICATIONS, seed: int = SEED, **parameters: float
+    replications: int = REPLICATIONS,
+    seed: int = SEED,
+    data_edition: str = DEFAULT_EDITION,
+    **parameters: float,
 ) -> tuple[Simulation, pd.DataFrame]:
-    """Run the hindcast: the simulation and its comparison table (``hindcast_table``)."""
-    sim = simulate(HINDCAST, replications, seed, **parameters)
+    """Run the hindcast: the simulation and its comparison table (``hindcast_table``).
+
+    ``data_edition`` is the edition the runs start from and are compared with.
+    """
+    sim = simulate(_scenario(HINDCAST, data_edition), replications, seed, **parameters)
     return sim, hindcast_table(sim)
 
 
@@ -144,6 +170,20 @@ def _counts(share: pd.DataFrame, counted: pd.DataFrame) -> pd.Series:
     """Allies at >=2% per year (NATO's two-decimal rounding), among ``counted`` cells."""
     values = np.nan_to_num(share.to_numpy().T)
     return pd.Series(allies_at_or_above(values, 2.0, counted.to_numpy().T), share.columns)
+
+
+def train_error_rmse(table: pd.DataFrame) -> float:
+    """RMSE (pp) of ``hindcast_table`` over the training years, published allies with forces.
+
+    The ``rmse_train_pp`` of ``hindcast_metrics``, without its per-ally tables (the calibration's
+    objective, evaluated thousands of times).
+    """
+    rows = table[
+        table["year"].isin(TRAIN)
+        & table["core_pct_gdp_obs"].notna()
+        & ~table["iso3"].isin(NO_FORCES)
+    ]
+    return _rmse(rows["core_pct_gdp_sim"] - rows["core_pct_gdp_obs"])
 
 
 def hindcast_metrics(table: pd.DataFrame, sim: Simulation) -> dict:
@@ -183,6 +223,7 @@ def hindcast_metrics(table: pd.DataFrame, sim: Simulation) -> dict:
     standard_error = sim.standard_error.loc[pd.IndexSlice[:, list(YEARS)]]
     return {
         "scenario": HINDCAST,
+        "data_edition": sim.data_edition,
         "replications": sim.replications,
         "seed": sim.seed,
         "mc_se_max_pp": float(standard_error.max()),
@@ -196,7 +237,7 @@ def hindcast_metrics(table: pd.DataFrame, sim: Simulation) -> dict:
         "count_ge_2pct_2024_sim": int(counts_sim[2024]),
         "count_ge_2pct_2024_obs": int(counts_obs[2024]),
         "count_ge_2pct_2024_sim_all_allies": int(counts_all[2024]),
-        "count_ge_2pct_2024_nato_all_allies": NATO_COUNT_GE_2PCT_2024,
+        "count_ge_2pct_2024_nato_all_allies": NATO_COUNT_GE_2PCT_2024[sim.data_edition],
         "count_ge_2pct_by_year": {
             str(year): {
                 "sim": int(counts_sim[year]),
@@ -212,15 +253,22 @@ def hindcast_metrics(table: pd.DataFrame, sim: Simulation) -> dict:
     }
 
 
-def step_2025(replications: int = REPLICATIONS, seed: int = SEED, **parameters: float) -> dict:
+def step_2025(
+    replications: int = REPLICATIONS,
+    seed: int = SEED,
+    data_edition: str = DEFAULT_EDITION,
+    **parameters: float,
+) -> dict:
     """One year from each ally's 2024 state under the post-2024 US demand, against NATO's 2025.
 
-    Compared allies have published 2024 and 2025 values: not the withheld six (their 2024 start
-    is interpolated toward their 2025 value), not Germany (no 2025 figure), not Iceland.
+    Compared allies have published 2024 and 2025 values in the edition: not the withheld six
+    (their 2024 start is interpolated toward their 2025 value), not Iceland, and on the 2025
+    edition not Germany (no 2025 figure there; the 2026 edition publishes it).
 
     Args:
         replications: Runs averaged.
         seed: Root seed.
+        data_edition: Edition the runs start from and are compared with.
         **parameters: Parameter values replacing the scenario's.
 
     Returns:
@@ -228,8 +276,8 @@ def step_2025(replications: int = REPLICATIONS, seed: int = SEED, **parameters: 
         ``rmse_2025_pp``, ``rmse_2025_persistence_pp`` (2024 carried forward) and the counts
         at >=2% in 2025 among the compared allies.
     """
-    sim = simulate(STEP_2025, replications, seed, **parameters)
-    obs = observed_core()
+    sim = simulate(_scenario(STEP_2025, data_edition), replications, seed, **parameters)
+    obs = observed_core(sim.data_edition)
     table = pd.DataFrame(
         {
             "core_2024_obs": obs[2024],
@@ -248,6 +296,7 @@ def step_2025(replications: int = REPLICATIONS, seed: int = SEED, **parameters: 
     return {
         "table": table.rename_axis("iso3").reset_index(),
         "scenario": STEP_2025,
+        "data_edition": sim.data_edition,
         "allies_compared": len(c),
         "rmse_2025_pp": _rmse(c["core_2025_sim"] - c["core_2025_obs"]),
         "rmse_2025_persistence_pp": _rmse(c["core_2024_obs"] - c["core_2025_obs"]),
@@ -259,13 +308,14 @@ def step_2025(replications: int = REPLICATIONS, seed: int = SEED, **parameters: 
     }
 
 
-def withheld_2025(sim: Simulation) -> dict:
+def withheld_2025(sim: Simulation, data_edition: str | None = None) -> dict:
     """The hindcast's 2025 against NATO's 2025 estimates: withheld allies versus the others.
 
     The hindcast has no 2025 US demand, so both groups are off; the question is whether the
-    allies whose 2015-2024 paths were withheld are predicted as well as the rest.
+    allies whose 2015-2024 paths were withheld are predicted as well as the rest. The estimates
+    are those of ``data_edition`` (default: the simulation's edition).
     """
-    obs = observed_core()[2025]
+    obs = observed_core(check_edition(data_edition or sim.data_edition))[2025]
     simulated = sim.mean.xs(2025, level="year")
     error = (simulated - obs).dropna().drop(list(NO_FORCES), errors="ignore")
     held = error.index.isin(WITHHELD)
@@ -294,10 +344,15 @@ class Validation:
     metrics: dict
 
 
-def validate(replications: int = REPLICATIONS, seed: int = SEED) -> Validation:
-    """Run the hindcast and the 2025 step with the default (calibrated) parameters."""
-    sim, table = hindcast(replications, seed)
-    step = step_2025(replications, seed)
+def validate(
+    replications: int = REPLICATIONS, seed: int = SEED, data_edition: str = DEFAULT_EDITION
+) -> Validation:
+    """Run the hindcast and the 2025 step with the default (calibrated) parameters.
+
+    Both start from, and are compared with, NATO's ``data_edition`` (recorded in the metrics).
+    """
+    sim, table = hindcast(replications, seed, data_edition)
+    step = step_2025(replications, seed, data_edition)
     metrics = hindcast_metrics(table, sim)
     metrics["step_2025"] = {k: v for k, v in step.items() if k != "table"}
     metrics["withheld_2025"] = withheld_2025(sim)

@@ -77,7 +77,7 @@ def test_calibration_recovers_known_parameters_from_a_synthetic_panel(monkeypatc
     made, _ = hindcast(8, 11, **truth)
     synthetic = made.mean.unstack("year").reindex(index=real.index)
     synthetic = synthetic.reindex(columns=real.columns).where(real.notna())
-    monkeypatch.setattr(sim.validation, "observed_core", lambda: synthetic)
+    monkeypatch.setattr(sim.validation, "observed_core", lambda *_, **__: synthetic)
     cal = calibrate(replications=8, generations=12, population=5, seed=11, fit=tuple(truth))
     assert cal.rmse_train_pp < 0.01
     assert cal.values["adjustment_speed"] == approx(0.6, abs=0.05)

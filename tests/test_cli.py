@@ -152,6 +152,7 @@ def test_run_manifest_records_everything(hague7):
     assert manifest["seed"] == 7
     scenario = manifest["scenario"]
     assert scenario["name"] == "hague-2035"
+    assert scenario["data_edition"] == "2026"  # the default edition
     assert scenario["parameters"] == dict(load_scenario("hague-2035").parameters)
     assert set(scenario["parameters"]) == set(PARAMETERS)
     assert manifest["versions"]["mesa"] == "3.5.1"
@@ -189,6 +190,45 @@ def test_set_changes_the_result_and_is_recorded(hague7, tmp_path):
     assert params["adjustment_speed"] == 0.5
     expected = dict(load_scenario("hague-2035").parameters) | {"adjustment_speed": 0.5}
     assert params == expected
+
+
+def _start(allies: pd.DataFrame, iso: str) -> float:
+    first = allies[(allies["iso3"] == iso) & (allies["year"] == allies["year"].min())]
+    return float(first["core_pct_gdp"].item())
+
+
+def test_run_data_edition_2025_is_recorded_and_starts_germany_at_the_plan(hague7, tmp_path):
+    """--data-edition 2025: the manifest records it and Germany starts at the plan's 2.4%;
+    the default (2026) edition starts Germany at its published 2.22%."""
+    printed = _run(tmp_path, "--seed", "7", "--data-edition", "2025")
+    assert "NATO data edition 2025." in printed
+    assert _manifest(tmp_path)["scenario"]["data_edition"] == "2025"
+    allies = _tables(tmp_path)[0]
+    assert _start(allies, "DEU") == 2.4
+    assert _start(allies, "POL") == pytest.approx(4.48, abs=0.005)
+    default = _tables(hague7[0])[0]
+    assert _start(default, "DEU") == 2.22 and _start(default, "POL") == 4.25
+    assert "NATO data edition 2026." in hague7[1]
+
+
+def test_run_data_edition_2026_is_the_default(hague7, tmp_path):
+    """--data-edition 2026 gives exactly the default run."""
+    _run(tmp_path, "--seed", "7", "--data-edition", "2026")
+    for default, explicit in zip(_tables(hague7[0]), _tables(tmp_path), strict=True):
+        pd.testing.assert_frame_equal(default, explicit)
+
+
+def test_run_takes_the_edition_from_the_scenario_file_unless_told(tmp_path):
+    """A file's `data_edition = "2025"` holds without the flag; the flag overrides it."""
+    path = tmp_path / "old.toml"
+    path.write_text('base = "hague-2035"\nend_year = 2026\ndata_edition = "2025"\n')
+    assert main(["run", str(path), "--out", str(tmp_path / "a")]) == 0
+    assert _manifest(tmp_path / "a")["scenario"]["data_edition"] == "2025"
+    assert _start(_tables(tmp_path / "a")[0], "DEU") == 2.4
+    argv = ["run", str(path), "--out", str(tmp_path / "b"), "--data-edition", "2026"]
+    assert main(argv) == 0
+    assert _manifest(tmp_path / "b")["scenario"]["data_edition"] == "2026"
+    assert _start(_tables(tmp_path / "b")[0], "DEU") == 2.22
 
 
 def test_set_whole_number_parameter(tmp_path):
@@ -234,6 +274,11 @@ def _assert_one_line(err: str, *names: str) -> None:
             ["batch", "hague-2035", "--executor", "serial", "--scheduler", "tcp://127.0.0.1:9"],
             ["--scheduler", "--executor dask"],
         ),
+        (["run", "hague-2035", "--data-edition", "1999"], ["--data-edition", "'1999'", "'2026'"]),
+        (["batch", "hague-2035", "--data-edition", "2024"], ["--data-edition", "'2024'"]),
+        (["validate", "--data-edition", "1999"], ["--data-edition", "'1999'"]),
+        (["calibrate", "--data-edition", "ed2026"], ["--data-edition", "'ed2026'"]),
+        (["sweep", "x.toml", "--data-edition", "1999"], ["--data-edition", "'1999'"]),
         (["app", "--port", "70000"], ["--port", "65535"]),
         (["app", "--port", "http"], ["--port", "'http'"]),
         (["batch"], ["SCENARIO"]),
@@ -442,6 +487,31 @@ def test_batch_resume_checks_the_directory(small_batch, tmp_path, capsys):
         assert main(argv) == 2, argv
         _assert_one_line(capsys.readouterr().err, *names)
     assert main([*base, "--replications", "4", "--resume"]) == 0
+
+
+def test_batch_data_edition_reaches_the_runs_and_the_spec(small_batch, tmp_path, capsys):
+    """--data-edition 2025 travels inside each scenario: spec.json records it, the runs start
+    from it, and --resume refuses the folder under another edition."""
+    out = tmp_path / "b25"
+    base = ["batch", "hague-2035", "--replications", "2", "--executor", "serial", "--out", str(out)]
+    assert main([*base, "--data-edition", "2025"]) == 0
+    spec = json.loads((out / "spec.json").read_text())
+    assert [d["data_edition"] for d in spec["definitions"]] == ["2025"]
+    default_spec = json.loads((small_batch / "spec.json").read_text())
+    assert [d["data_edition"] for d in default_spec["definitions"]] == ["2026"]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert (
+        manifest["fingerprint"]
+        != json.loads((small_batch / "manifest.json").read_text())["fingerprint"]
+    )
+    sql = "SELECT core_pct_gdp FROM allies WHERE iso3 = 'DEU' AND year = 2025"
+    capsys.readouterr()
+    assert main(["query", str(out), sql, "--csv"]) == 0
+    assert capsys.readouterr().out.split() == ["core_pct_gdp", "2.4", "2.4"]
+    for other in ([], ["--data-edition", "2026"]):
+        assert main([*base, *other, "--resume"]) == 2
+        _assert_one_line(capsys.readouterr().err, "--resume", "different batch spec")
+    assert main([*base, "--data-edition", "2025", "--resume"]) == 0
 
 
 @pytest.mark.parametrize(

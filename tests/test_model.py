@@ -173,7 +173,7 @@ def test_hindcast_uses_nothing_observed_after_2014(monkeypatch):
         personnel=_scramble_after_2014(ref.personnel, 1.0),
         debt=_scramble_after_2014(ref.debt, 500.0),
     )
-    monkeypatch.setattr(sim.initial, "load_reference", lambda: scrambled)
+    monkeypatch.setattr(sim.initial, "load_reference", lambda **_: scrambled)
     again = run_scenario("wales-2014", seed=4)
     pd.testing.assert_frame_equal(original.allies, again.allies)
     pd.testing.assert_frame_equal(original.alliance, again.alliance)

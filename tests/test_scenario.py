@@ -1,9 +1,11 @@
 """Scenario files: the named scenarios, inheritance, parameter overrides and every bad input."""
 
 import math
+import pickle
 
 import pytest
 
+from sim.data import DEFAULT_EDITION
 from sim.parameters import DEFAULTS, PARAMETERS
 from sim.scenario import ScenarioError, list_scenarios, load_scenario, scenarios_dir
 
@@ -334,6 +336,18 @@ BAD = [
     ("unknown-path", BASE + "[paths]\nweather = { 2027 = 1.0 }\n", "paths.weather", "unknown path"),
     ("non-year-key", BASE + "[paths]\nthreat = { soon = 1.0 }\n", "paths.threat.soon", "a year"),
     ("bad-threat-mode", BASE + 'threat_mode = "chaos"\n', "threat_mode", "adversary"),
+    (
+        "unknown-data-edition",
+        BASE + 'data_edition = "1999"\n',
+        "data_edition",
+        "expected '2025' or '2026', got '1999'",
+    ),
+    (
+        "number-data-edition",
+        BASE + "data_edition = 2025\n",
+        "data_edition",
+        "expected '2025' or '2026', got 2025",
+    ),
     ("missing-description", "start_year = 2025\n", "description", "missing"),
     (
         "missing-pledge-year",
@@ -422,3 +436,59 @@ def test_whole_number_in_file_takes_the_parameter_type(tmp_path):
     params = load_scenario(path).parameters
     assert params["lead_time_logistics"] == 4 and type(params["lead_time_logistics"]) is int
     assert params["adjustment_speed"] == 1.0 and type(params["adjustment_speed"]) is float
+
+
+# --- data edition ----------------------------------------------------------------------------
+
+
+def test_data_edition_defaults_to_2026_and_is_in_to_dict():
+    """Every named scenario uses the default edition unless its file sets one; to_dict says so."""
+    s = load_scenario("hague-2035")
+    assert s.data_edition == DEFAULT_EDITION == "2026"
+    assert s.to_dict()["data_edition"] == "2026"
+
+
+def test_data_edition_in_a_file_is_read_and_inherited(tmp_path):
+    """`data_edition = "2025"` sets the edition; a child inherits it unless it sets its own."""
+    parent = _write(tmp_path, BASE + 'description = "old data"\ndata_edition = "2025"\n', "p.toml")
+    s = load_scenario(parent)
+    assert s.data_edition == "2025" and s.to_dict()["data_edition"] == "2025"
+    child = load_scenario(_write(tmp_path, 'base = "p.toml"\nend_year = 2030\n', "c.toml"))
+    assert (child.data_edition, child.end_year) == ("2025", 2030)
+    back = _write(tmp_path, 'base = "p.toml"\ndata_edition = "2026"\n', "back.toml")
+    assert load_scenario(back).data_edition == "2026"
+    assert s.with_parameters(adjustment_speed=0.5).data_edition == "2025"
+
+
+def test_a_bad_data_edition_in_a_base_names_the_base(tmp_path):
+    _write(tmp_path, BASE + 'data_edition = "2027"\n', "parent.toml")
+    err = _error(_write(tmp_path, 'base = "parent.toml"\n', "child.toml"))
+    assert str(err) == "parent.toml: data_edition: expected '2025' or '2026', got '2027'"
+
+
+def test_with_data_edition_returns_a_validated_copy():
+    """with_data_edition changes only the edition; an unknown one is a one-line ScenarioError."""
+    s = load_scenario("hague-2035")
+    t = s.with_data_edition("2025")
+    assert (t.data_edition, s.data_edition) == ("2025", "2026")
+    assert t != s and t.with_data_edition("2026") == s
+    assert (t.parameters, t.paths, t.allies, t.pledge) == (
+        s.parameters,
+        s.paths,
+        s.allies,
+        s.pledge,
+    )
+    assert t.to_dict() == s.to_dict() | {"data_edition": "2025"}
+    for bad in ("1999", "", 2025, None):
+        with pytest.raises(ScenarioError) as info:
+            s.with_data_edition(bad)
+        assert info.value.where == "data_edition"
+        assert str(info.value).startswith("hague-2035.toml: data_edition: expected '2025' or")
+        assert "\n" not in str(info.value)
+
+
+def test_the_data_edition_survives_pickling():
+    """Worker processes get the scenario by pickle: the edition goes with it."""
+    t = load_scenario("hague-2035").with_data_edition("2025")
+    back = pickle.loads(pickle.dumps(t))
+    assert back == t and back.data_edition == "2025"

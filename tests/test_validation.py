@@ -8,6 +8,7 @@ from pytest import approx
 from sim.cli import main
 from sim.data import WITHHELD, load_reference
 from sim.validation import (
+    NATO_COUNT_GE_2PCT_2024,
     TEST,
     TRAIN,
     YEARS,
@@ -16,16 +17,19 @@ from sim.validation import (
     hindcast,
     hindcast_metrics,
     hindcast_table,
+    observed_core,
     step_2025,
+    train_error_rmse,
+    withheld_2025,
 )
 
 
-def _fake(offset: float) -> Simulation:
+def _fake(offset: float, edition: str = "2026") -> Simulation:
     """Two identical 'runs' equal to NATO's panel plus ``offset`` (0 where nothing published)."""
-    obs = load_reference().core.loc[:, list(YEARS)]
+    obs = load_reference(edition=edition).core.loc[:, list(YEARS)]
     long = (obs + offset).fillna(0.0).stack()
     long.index.names = ["iso3", "year"]
-    return Simulation(pd.concat([long, long], axis=1, keys=[1, 2]), 2, 0, {})
+    return Simulation(pd.concat([long, long], axis=1, keys=[1, 2]), 2, 0, {}, edition)
 
 
 @pytest.fixture(scope="module")
@@ -61,20 +65,23 @@ def test_baselines_carry_2014_forward_and_extend_the_2014_2016_trend():
     assert b["trend"].loc["X"].tolist() == approx([1.0, 1.5, 2.0, 2.5, 6.0])
 
 
-def test_metrics_are_zero_for_a_perfect_hindcast_and_the_offset_for_a_shifted_one():
-    perfect = _fake(0.0)
+@pytest.mark.parametrize("edition", ["2025", "2026"])
+def test_metrics_are_zero_for_a_perfect_hindcast_and_the_offset_for_a_shifted_one(edition):
+    perfect = _fake(0.0, edition)
     m = hindcast_metrics(hindcast_table(perfect), perfect)
+    assert m["data_edition"] == edition
+    assert m["count_ge_2pct_2024_nato_all_allies"] == {"2025": 18, "2026": 17}[edition]
     assert m["rmse_train_pp"] == 0 and m["rmse_test_pp"] == 0 and m["mc_se_max_pp"] == 0
     assert m["count_ge_2pct_2024_sim"] == m["count_ge_2pct_2024_obs"]
     assert all(c["sim"] == c["obs"] for c in m["count_ge_2pct_by_year"].values())
     assert m["count_ge_2pct_by_year"]["2014"]["obs"] == 3  # US, UK, Greece (DOMAIN §2)
-    shifted = _fake(0.1)
+    shifted = _fake(0.1, edition)
     m = hindcast_metrics(hindcast_table(shifted), shifted)
     assert m["rmse_train_pp"] == approx(0.1) and m["rmse_test_pp"] == approx(0.1)
     assert m["bias_test_pp"] == approx(0.1)
     assert m["per_ally"]["POL"]["rmse_test_pp"] == approx(0.1)
     assert set(m["per_ally"]).isdisjoint(WITHHELD) and "ISL" not in m["per_ally"]
-    assert m["cells_train"] == m["cells_test"] == 25 * 5
+    assert m["cells_train"] == 25 * len(TRAIN) and m["cells_test"] == 25 * len(TEST)
 
 
 def test_baseline_metrics_match_a_direct_computation(small_hindcast):
@@ -90,15 +97,35 @@ def test_baseline_metrics_match_a_direct_computation(small_hindcast):
     assert m["rmse_train_pp"] == approx(direct)
 
 
-def test_step_2025_compares_allies_published_in_2024_and_2025_only():
-    step = step_2025(replications=4, seed=1)
+def test_the_hindcast_compares_with_its_own_edition():
+    """hindcast(data_edition=...) starts from and is compared with that edition's panel."""
+    sim, table = hindcast(replications=2, seed=3, data_edition="2025")
+    assert sim.data_edition == "2025"
+    obs = observed_core("2025").loc[:, list(YEARS)].stack()
+    cells = table.set_index(["iso3", "year"])["core_pct_gdp_obs"].dropna()
+    assert cells.equals(obs.reindex(cells.index)) and len(cells) == len(obs.dropna())
+    assert not cells.equals(observed_core().loc[:, list(YEARS)].stack().reindex(cells.index))
+    assert hindcast_metrics(table, sim)["data_edition"] == "2025"
+    assert withheld_2025(sim) == withheld_2025(sim, "2025") != withheld_2025(sim, "2026")
+    with pytest.raises(ValueError, match="unknown data edition"):
+        hindcast(replications=2, seed=3, data_edition="1999")
+
+
+def test_nato_count_is_per_edition():
+    assert NATO_COUNT_GE_2PCT_2024 == {"2025": 18, "2026": 17}
+
+
+@pytest.mark.parametrize(("edition", "compared_n"), [("2025", 24), ("2026", 25)])
+def test_step_2025_compares_allies_published_in_2024_and_2025_only(edition, compared_n):
+    """Germany has a 2025 figure in the 2026 edition only, so it is compared only there."""
+    step = step_2025(replications=4, seed=1, data_edition=edition)
+    assert step["data_edition"] == edition
     table = step["table"].set_index("iso3")
     compared = set(table.index[table["compared"]])
-    assert (
-        compared.isdisjoint({*WITHHELD, "DEU", "ISL"}) and len(compared) == step["allies_compared"]
-    )
-    assert len(compared) == 24
-    obs = load_reference().core
+    assert compared.isdisjoint({*WITHHELD, "ISL"}) and len(compared) == step["allies_compared"]
+    assert ("DEU" in compared) == (edition == "2026")
+    assert len(compared) == compared_n
+    obs = load_reference(edition=edition).core
     c = table.loc[sorted(compared)]
     assert step["rmse_2025_persistence_pp"] == approx(
         np.sqrt(((obs.loc[c.index, 2024] - obs.loc[c.index, 2025]) ** 2).mean())
@@ -113,6 +140,7 @@ def test_alliance_validate_writes_table_metrics_plots_and_report(tmp_path):
     assert len(table) == 32 * len(YEARS)
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["replications"] == 6
+    assert metrics["data_edition"] == "2026" == metrics["step_2025"]["data_edition"]
     for key in ("rmse_train_pp", "rmse_test_pp", "rmse_persistence_test_pp", "rmse_trend_test_pp"):
         assert metrics[key] > 0
     assert {"step_2025", "withheld_2025", "per_ally", "count_ge_2pct_by_year"} <= set(metrics)
@@ -122,6 +150,7 @@ def test_alliance_validate_writes_table_metrics_plots_and_report(tmp_path):
         assert f"](../val/{png}.png)" in report.read_text()
     text = report.read_text()
     assert f"{metrics['rmse_test_pp']:.2f} pp" in text
+    assert "data edition `2026`" in text and "which has no 2025 figure" not in text
     assert (
         f"| 2024 | {metrics['count_ge_2pct_2024_obs']} | {metrics['count_ge_2pct_2024_sim']} |"
         in text
@@ -134,3 +163,21 @@ def test_alliance_validate_rejects_an_unwritable_folder(tmp_path, capsys):
     assert main(["validate", "--out", str(blocker / "sub")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("alliance validate:")
+
+
+def test_alliance_validate_on_the_2025_edition(tmp_path):
+    """--data-edition 2025: recorded in the metrics and the report; NATO's 2024 count is 18."""
+    out = tmp_path / "val"
+    argv = ["validate", "--out", str(out), "--replications", "2", "--data-edition", "2025"]
+    assert main(argv) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["data_edition"] == "2025" == metrics["step_2025"]["data_edition"]
+    assert metrics["count_ge_2pct_2024_nato_all_allies"] == 18
+    assert metrics["step_2025"]["allies_compared"] == 24
+    text = (out / "validation.md").read_text()
+    assert "data edition `2025`" in text and "which has no 2025 figure in this edition" in text
+
+
+def test_the_calibration_objective_is_the_metrics_training_rmse(small_hindcast):
+    sim, table = small_hindcast
+    assert train_error_rmse(table) == approx(hindcast_metrics(table, sim)["rmse_train_pp"])

@@ -23,6 +23,26 @@ def lagging_share(total_pct, demanded_pct, tolerance_pp, counted):
     return behind.sum(axis=-1) / np.maximum(np.sum(counted, axis=-1), 1)
 
 
+def start_lagging(pressure_start, strength):
+    """Share of laggards the US reads in the start year: the one its stated pressure implies.
+
+    L_0 = min(1, U_0 / s)   (0 when s = 0)
+
+    A demanded path starts at each ally's own start share, so nobody is behind it in the start
+    year; reading L_0 = 0 there would halve the scenario's start pressure in the first year
+    (0.8 -> 0.4 under The Hague). The scenario's U_0 is the US's stance toward the allies as they
+    stand (DOMAIN §1: the US demanded 5% of every ally in 2025), so the first year keeps it.
+
+    Args:
+        pressure_start: U_0.
+        strength: s.
+
+    Returns:
+        L_0 in [0, 1].
+    """
+    return np.where(strength > 0, np.minimum(1.0, pressure_start / np.maximum(strength, 1e-12)), 0)
+
+
 def us_pressure(pressure_prev, lagging, strength, adjust):
     """US pressure moves toward its stance times the share of laggards.
 

@@ -29,16 +29,17 @@ def apportion_targets(requirement, gdp, counted):
 def initial_stock(targets, shortfall):
     """Start-year capability stock: the targets less the observed shortfall.
 
-    K_ic = (1 - s_i) T_ic
+    K_ic = (1 - s_ic) T_ic
 
     Args:
         targets: T_ic before any uplift.
-        shortfall: s_i (default 30%: "a gap of 30%" on the old targets, DOMAIN §3).
+        shortfall: s_ic, per category (``category_shortfalls``: a value-weighted mean of 30%,
+            "a gap of 30%" on the old targets, DOMAIN §3), categories last like ``targets``.
 
     Returns:
         K_ic.
     """
-    return (1.0 - np.asarray(shortfall))[..., None] * targets
+    return (1.0 - np.asarray(shortfall)) * targets
 
 
 def fulfilment(stock, targets):

@@ -5,26 +5,46 @@ from __future__ import annotations
 import numpy as np
 
 
-def threat_proximity(distance_km, reach_km: float, near_km: float):
-    """Threat proximity of an ally from its capital's distance to Russia or Belarus.
+def threat_proximity(
+    distance_km,
+    reach_km: float,
+    near_km: float,
+    land_border=0.0,
+    sea_coast=0.0,
+    border_exposure: float = 0.0,
+    sea_exposure: float = 0.0,
+):
+    """Threat proximity of an ally: its capital's distance, a land border and a coast.
 
-    phi_i = clip(ln(reach / d_i) / ln(reach / near), 0, 1)
+    phi_i = clip(ln(reach / d_i) / ln(reach / near) + b B_i + c C_i, 0, 1)
 
     Christie (2019) finds European burdens rose after 2014 the more the closer the capital is to
-    Russian forces; across 30 allies the 2014-2025 rise is 4.77 - 0.55 ln(km) pp (R^2 = 0.60,
-    DOMAIN §5), linear in ln(distance) and zero at about 5,870 km. phi is that line scaled to 1
-    at ``near_km``.
+    Russian forces, "and particularly so" with a land border. Across 29 European allies (2026
+    edition) the 2014-2025 rise is 3.50 - 0.384 ln(km) + 0.50 B + 0.19 C pp (R^2 = 0.65; B a
+    land border with Russia or Belarus, C a Baltic or Black Sea coast; own calc, DOMAIN §5): the
+    distance term is that line scaled to 1 at ``near_km`` and 0 at ``reach_km``; b and c are the
+    border and coast coefficients in the same units. Norway, 783 km from Oslo to Russia, borders
+    it in the north.
 
     Args:
         distance_km: Capital-to-Russia-or-Belarus distance (km).
-        reach_km: Distance at which proximity falls to 0 (km).
-        near_km: Distance at which proximity reaches 1 (km).
+        reach_km: Distance at which the distance term falls to 0 (km).
+        near_km: Distance at which the distance term reaches 1 (km).
+        land_border: B_i, 1 for a land border with Russia or Belarus.
+        sea_coast: C_i, 1 for a Baltic or Black Sea coast.
+        border_exposure: b.
+        sea_exposure: c.
 
     Returns:
         Proximity in [0, 1].
     """
     d = np.maximum(distance_km, 1.0)
-    return np.clip(np.log(reach_km / d) / np.log(reach_km / near_km), 0.0, 1.0)
+    distance = np.log(reach_km / d) / np.log(reach_km / near_km)
+    return np.clip(
+        np.clip(distance, 0.0, None) + border_exposure * land_border + sea_exposure * sea_coast,
+        0.0,
+        1.0,
+    )
 
 
 def threat_level(path_value, deviation_prev, innovation, persistence, noise_sd, scale):

@@ -1,7 +1,7 @@
 import numpy as np
 from pytest import approx
 
-from sim.mechanisms.pressure import lagging_share, us_pressure, us_retrenchment
+from sim.mechanisms.pressure import lagging_share, start_lagging, us_pressure, us_retrenchment
 
 
 def test_lagging_share_counts_only_counted_allies_below_path_less_tolerance():
@@ -33,3 +33,12 @@ def test_retrenchment_builds_only_above_threshold_and_respects_floor():
     assert us_retrenchment(0.1, 0.8, 0.5, 0.6, 0.2, 0.0) == approx(0.12)
     assert us_retrenchment(0.1, 0.8, 0.5, 0.6, 0.2, 0.3) == approx(0.3)
     assert us_retrenchment(0.99, 1.0, 1.0, 0.0, 1.0, 0.0) == 1.0
+
+
+def test_start_lagging_keeps_the_stated_start_pressure():
+    """L0 = min(1, U0 / s): the first year's update leaves U0 where the scenario put it."""
+    for u0, strength in ((0.8, 1.0), (0.3, 0.3), (0.5, 0.8)):
+        lag = start_lagging(u0, strength)
+        assert us_pressure(u0, lag, strength, 0.5) == approx(u0)
+    assert start_lagging(1.0, 0.5) == 1.0
+    assert start_lagging(0.4, 0.0) == 0.0

@@ -4,9 +4,12 @@ from pytest import approx
 from sim.mechanisms.spending import (
     adjust_core_share,
     adjust_related_share,
+    committed_change,
+    consolidation_cut,
     desired_core_share,
     fiscal_space,
     free_riding_weight,
+    plan_habit,
     spill_in,
 )
 
@@ -96,3 +99,52 @@ def test_related_spending_follows_its_path_scaled_by_fiscal_space():
     """r = r + F a (P - r)."""
     assert adjust_related_share(0.0, 1.0, 0.5, 1.0) == approx(0.5)
     assert adjust_related_share(0.0, 1.0, 0.5, 0.5) == approx(0.25)
+
+
+def test_meeting_the_targets_takes_nothing_away():
+    """k_C max(0, G - G0): a shortfall below the pre-uplift one no longer lowers the share."""
+    met = desired_core_share(**(NEUTRAL | {"shortfall": 0.0, "pledge_commitment": 0.0}))
+    ref = desired_core_share(**(NEUTRAL | {"pledge_commitment": 0.0}))
+    wider = desired_core_share(**(NEUTRAL | {"shortfall": 0.5, "pledge_commitment": 0.0}))
+    assert met == approx(ref)
+    assert wider == approx(ref + 2.0 * 0.2)
+
+
+def test_consolidation_lowers_the_desired_share_by_its_cut():
+    base = desired_core_share(**(NEUTRAL | {"pledge_commitment": 0.0}))
+    cut = desired_core_share(**(NEUTRAL | {"pledge_commitment": 0.0, "consolidation": 0.16}))
+    assert cut == approx(base - 0.16)
+    assert consolidation_cut(4.0, 0.04) == approx(0.16)
+    assert consolidation_cut(-2.0, 0.04) == 0.0  # a boom brings no consolidation
+
+
+def test_plan_habit_is_the_start_share_or_the_highest_planned_level():
+    np.testing.assert_allclose(plan_habit(np.array([2.0, 2.0, 4.0]), [np.nan, 3.0, 3.0]), [2, 3, 4])
+
+
+def test_a_commitment_is_made_unless_behaviour_wants_more():
+    """step = max(c, a (b* - b)); without a commitment: a (b* - b)."""
+    common = {"speed": 0.5, "max_rise": 2.0, "max_cut": 1.0, "noise": 0.0, "cap": 15.0}
+    assert adjust_core_share(2.0, 2.2, committed=0.77, **common) == approx(2.77)
+    assert adjust_core_share(2.0, 5.0, committed=0.17, **common) == approx(2.0 + 0.5 * 3.0)
+    assert adjust_core_share(2.0, 2.2, **common) == approx(2.1)
+    capped = adjust_core_share(2.0, 2.2, committed=3.0, **(common | {"max_rise": 0.6}))
+    assert capped == approx(2.6)  # fiscal space still bounds a commitment
+    assert adjust_core_share(4.5, 4.5, committed=-0.4, **common) == approx(4.5)  # no forced cut
+
+
+def test_committed_change_is_the_plan_or_an_overdue_pledge_under_pressure():
+    """c = max(delta (P_nat - b), o e U max(0, P - b))."""
+    assert committed_change(2.0, 3.0, 0.77, 2.0, 0.8, 1.0, False) == approx(0.77)
+    assert np.isnan(committed_change(1.3, np.nan, 0.77, 2.0, 0.8, 1.0, False))
+    assert committed_change(1.3, np.nan, 0.77, 2.0, 0.8, 1.0, True) == approx(0.8 * 0.7)
+    assert committed_change(1.3, 1.4, 0.77, 2.0, 0.8, 1.0, True) == approx(0.8 * 0.7)
+    assert committed_change(2.5, np.nan, 0.77, 2.0, 0.8, 1.0, True) == 0.0
+
+
+def test_a_rivalry_raises_the_security_requirement_whatever_russia_does():
+    """max(h, k_T T + V): V lifts an ally whose requirement then exceeds its habit."""
+    calm = NEUTRAL | {"pledge_commitment": 0.0, "perceived_threat": 0.0}
+    assert desired_core_share(**calm) == approx(2.0)
+    assert desired_core_share(**(calm | {"rivalry": 1.0})) == approx(2.0)  # habit above it
+    assert desired_core_share(**(calm | {"rivalry": 2.6})) == approx(2.6)

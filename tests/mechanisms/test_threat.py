@@ -47,3 +47,14 @@ def test_threat_functions_broadcast_over_runs():
     d = np.array([[50.0, 500.0], [2000.0, 6000.0]])
     expected = [[threat_proximity(x, 5870.0, 100.0) for x in row] for row in d]
     np.testing.assert_array_equal(threat_proximity(d, 5870.0, 100.0), expected)
+
+
+def test_a_land_border_and_a_coast_raise_proximity():
+    """phi = clip(distance term + b B + c C, 0, 1): Norway's border counts, not only Oslo."""
+    base = threat_proximity(783.0, 5870.0, 100.0)
+    border = threat_proximity(783.0, 5870.0, 100.0, 1.0, 0.0, 0.32, 0.12)
+    both = threat_proximity(783.0, 5870.0, 100.0, 1.0, 1.0, 0.32, 0.12)
+    assert border == approx(base + 0.32)
+    assert both == approx(base + 0.44)
+    assert threat_proximity(50.0, 5870.0, 100.0, 1.0, 1.0, 0.32, 0.12) == 1.0
+    assert threat_proximity(9000.0, 5870.0, 100.0, 0.0, 1.0, 0.32, 0.12) == approx(0.12)
