@@ -108,6 +108,8 @@ class BatchSpec:
             "seed": self.seed,
             "engine": self.engine,
             "chunk_size": self.chunk_size,
+            "data_editions": {s.name: s.data_edition for s in self.scenarios},
+            "plans": {s.name: s.plans for s in self.scenarios},
             "definitions": [s.to_dict() for s in self.scenarios],
         }
 

@@ -500,6 +500,8 @@ def test_batch_data_edition_reaches_the_runs_and_the_spec(small_batch, tmp_path,
     default_spec = json.loads((small_batch / "spec.json").read_text())
     assert [d["data_edition"] for d in default_spec["definitions"]] == ["2026"]
     manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["spec"]["data_editions"] == {"hague-2035": "2025"}
+    assert manifest["spec"]["plans"] == {"hague-2035": "national"}
     assert (
         manifest["fingerprint"]
         != json.loads((small_batch / "manifest.json").read_text())["fingerprint"]
