@@ -266,9 +266,19 @@ def test_chunks_cover_every_run_once():
     assert keys == [f"{s}/{r}" for s in ("hague-2035", "wales-2014") for r in range(7)]
 
 
+def _interactive_signals() -> None:
+    """In the child: SIGINT as in a terminal, even if the test runs as a background job (which
+    inherits SIGINT ignored, and Python then never raises KeyboardInterrupt)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start_and_wait(out: Path, chunks: int, *extra: str) -> subprocess.Popen:
     proc = subprocess.Popen(
-        _batch_cmd(out, *extra), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        _batch_cmd(out, *extra),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_interactive_signals,
     )
     deadline = time.monotonic() + 120
     while len(BatchStore(out).done_chunks()) < chunks:
