@@ -64,3 +64,37 @@ def rivalries() -> pd.DataFrame:
 def has_rival(iso3: np.ndarray) -> np.ndarray:
     """1.0 for each ally with a documented secondary rival, else 0.0."""
     return np.isin(iso3, rivalries().index).astype(float)
+
+
+def exposure_regression(edition: str = "2026") -> dict[str, float]:
+    """OLS of the 2014-2025 rise in core share on distance, a land border and a coast.
+
+    rise_i = a + b ln(km_i) + c border_i + d coast_i over the European allies with both years
+    published (the US, Canada and Iceland left out). The source of ``threat_border_exposure``
+    and ``threat_sea_exposure``: c and d over -b ln(reach/near).
+
+    Returns:
+        ``const``, ``ln_km``, ``border``, ``coast`` (pp), ``r2`` and ``n``.
+    """
+    from sim.data import load_reference
+
+    ref = load_reference(edition=edition)
+    a = ref.allies
+    frame = (
+        pd.DataFrame(
+            {
+                "rise": ref.core[2025] - ref.core[2014],
+                "ln_km": np.log(a["capital_to_russia_or_belarus_km"].astype(float)),
+                "border": ((a["borders_russia"] + a["borders_belarus"]) > 0).astype(float),
+                "coast": ((a["baltic_sea_coast"] + a["black_sea_coast"]) > 0).astype(float),
+            }
+        )
+        .drop(index=["USA", "CAN"])
+        .dropna()
+    )
+    x = np.column_stack([np.ones(len(frame)), frame[["ln_km", "border", "coast"]].to_numpy()])
+    y = frame["rise"].to_numpy()
+    beta = np.linalg.lstsq(x, y, rcond=None)[0]
+    r2 = 1 - ((y - x @ beta) ** 2).sum() / ((y - y.mean()) ** 2).sum()
+    names = ("const", "ln_km", "border", "coast")
+    return {**dict(zip(names, map(float, beta), strict=True)), "r2": float(r2), "n": len(frame)}

@@ -31,7 +31,7 @@ from sim.run import RunResult, plan_vs_forecast, run_scenario, write_run
 from sim.scenario import ScenarioError, list_scenarios, load_scenario
 from sim.store import BatchStore, StoreError
 from sim.sweep import SweepError, format_sweep, run_sweep
-from sim.validation import REPLICATIONS, SEED, validate
+from sim.validation import REPLICATIONS, SEED, TEST, TRAIN, span, validate
 from sim.validation_report import write_validation
 
 EXIT_USAGE = 2
@@ -194,7 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--seed", type=_seed, default=SEED, help=f"root seed (default {SEED})")
     _add_edition(validate, DEFAULT_EDITION)
 
-    calibrate = sub.add_parser("calibrate", help="fit the free parameters to 2015-2022")
+    calibrate = sub.add_parser("calibrate", help=f"fit the free parameters to {span(TRAIN)}")
     calibrate.add_argument(
         "--replications",
         type=_positive,
@@ -429,7 +429,7 @@ def _validate(args: argparse.Namespace) -> int:
     report = write_validation(result, args.out, args.report)
     m = result.metrics
     print(
-        f"RMSE train 2015-2022 {m['rmse_train_pp']:.3f} pp; held out 2023-2024 "
+        f"RMSE train {span(TRAIN)} {m['rmse_train_pp']:.3f} pp; held out {span(TEST)} "
         f"{m['rmse_test_pp']:.3f} pp (persistence {m['rmse_persistence_test_pp']:.3f}, "
         f"trend {m['rmse_trend_test_pp']:.3f})"
     )
@@ -464,8 +464,8 @@ def _calibrate(args: argparse.Namespace) -> int:
         )
     write_calibration(cal, path)
     print(
-        f"RMSE 2015-2022 {cal.rmse_train_pp:.4f} pp (priors {cal.rmse_train_prior_pp:.4f}); "
-        f"2023-2024, held out: {cal.rmse_test_pp:.4f} pp"
+        f"RMSE {span(TRAIN)} {cal.rmse_train_pp:.4f} pp (priors {cal.rmse_train_prior_pp:.4f}); "
+        f"{span(TEST)}, held out: {cal.rmse_test_pp:.4f} pp"
     )
     for name, value in cal.values.items():
         print(f"  {name:28} {value:g}")

@@ -34,6 +34,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sim.indicators import allies_at_or_above
+
 FIRST_YEAR = 2014
 """First year with reference data (a run may start here)."""
 LAST_YEAR = 2025
@@ -351,8 +353,9 @@ def revisions(years=REVISION_YEARS, directory: str | None = None) -> pd.DataFram
 
 def _count_ge_2pct(core: pd.Series) -> tuple[int, int]:
     """(allies at >= 2% at NATO's two-decimal precision, allies with a published figure)."""
-    published = core.dropna()
-    return int((np.round(published.to_numpy(), 2) >= 2.0).sum()), len(published)
+    published = core.dropna().to_numpy()
+    counted = np.ones(len(published), dtype=bool)
+    return int(allies_at_or_above(published, 2.0, counted)), len(published)
 
 
 def revision_table_markdown(years=REVISION_YEARS, directory: str | None = None) -> str:

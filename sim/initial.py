@@ -207,7 +207,6 @@ def build_initial_state(scenario: Scenario) -> InitialState:
         if start >= HAGUE_YEAR
         else np.zeros(len(iso3))
     )
-    related = np.where(has_forces | (related > 0), related, 0.0)
 
     geo = ref.allies.loc[iso3]
     proximity = threat_proximity(

@@ -86,14 +86,14 @@ _DEFINITIONS = [
        "Distance at which proximity reaches 1 (a front-line capital)."),
     _p("threat_border_exposure", 0.32, "proximity", 0.0, 1.0,
        "own calc (ed2026, 29 European allies): rise 2014-25 = 3.50 - 0.384 ln(km) + 0.50 border "
-       "+ 0.19 coast (R^2 0.65); 0.50 / (0.384 ln(5870/100))",
+       "+ 0.19 coast (R^2 0.65; sim.ally_inputs.exposure_regression); 0.50 / (0.384 ln(58.7))",
        "Proximity added for a land border with Russia or Belarus (Norway, Finland, Poland...)."),
     _p("threat_sea_exposure", 0.12, "proximity", 0.0, 1.0,
        "own calc (same regression): 0.19 / (0.384 ln(5870/100))",
        "Proximity added for a Baltic or Black Sea coast."),
     _p("rivalry_pp", 1.0, "pp GDP", 0.0, 3.0,
        "assumption: Greece's burden ran about 1 pp above the European median (2014: 2.24% "
-       "against 1.23%, own calc); Kollias & Makrydakis 1997: Greek and Turkish burdens 'the "
+       "against 1.16%, 2026 edition); Kollias & Makrydakis 1997: Greek and Turkish burdens 'the "
        "highest in NATO'",
        "Core share a documented secondary rivalry adds to the security requirement."),
     _p("retrenchment_threat_gain", 0.5, "", 0.0, 2.0, "assumption",

@@ -449,6 +449,11 @@ def load_scenario(name_or_path: str | Path, **overrides: float) -> Scenario:
     ):
         if year is not None and year < start:
             raise ScenarioError(src, where, f"{year} is before start_year {start}")
+    for iso, values in raw.get("allies", {}).items():
+        for year in values.get("plan", {}) if isinstance(values.get("plan"), dict) else ():
+            if int(year) <= start:
+                problem = f"{year} is not after start_year {start} (a plan is for years ahead)"
+                raise ScenarioError(src, f"allies.{iso}.plan.{year}", problem)
     params = dict(DEFAULTS) | {
         name: PARAMETERS[name].coerce(value) for name, value in raw.get("parameters", {}).items()
     }

@@ -37,6 +37,12 @@ TRAIN = range(2015, 2023)
 TEST = range(2023, 2025)
 """Years held out from the calibration."""
 
+
+def span(years: range) -> str:
+    """``2015-2022`` for ``range(2015, 2023)``."""
+    return f"{years.start}-{years.stop - 1}"
+
+
 REPLICATIONS = 500
 """Runs averaged per cell: the largest Monte Carlo standard error of a cell mean is then about
 0.005 pp (``mc_se_max_pp`` in the metrics)."""
@@ -227,7 +233,7 @@ def hindcast_metrics(table: pd.DataFrame, sim: Simulation) -> dict:
         "replications": sim.replications,
         "seed": sim.seed,
         "mc_se_max_pp": float(standard_error.max()),
-        "rmse_train_pp": _rmse(cells(error, TRAIN)),
+        "rmse_train_pp": train_error_rmse(table),
         "rmse_test_pp": _rmse(cells(error, TEST)),
         "bias_test_pp": float(cells(error, TEST).mean()),
         **{f"rmse_{name}_train_pp": _rmse(cells(err, TRAIN)) for name, err in naive.items()},
@@ -308,14 +314,14 @@ def step_2025(
     }
 
 
-def withheld_2025(sim: Simulation, data_edition: str | None = None) -> dict:
+def withheld_2025(sim: Simulation) -> dict:
     """The hindcast's 2025 against NATO's 2025 estimates: withheld allies versus the others.
 
     The hindcast has no 2025 US demand, so both groups are off; the question is whether the
     allies whose 2015-2024 paths were withheld are predicted as well as the rest. The estimates
-    are those of ``data_edition`` (default: the simulation's edition).
+    are those of the simulation's data edition.
     """
-    obs = observed_core(check_edition(data_edition or sim.data_edition))[2025]
+    obs = observed_core(sim.data_edition)[2025]
     simulated = sim.mean.xs(2025, level="year")
     error = (simulated - obs).dropna().drop(list(NO_FORCES), errors="ignore")
     held = error.index.isin(WITHHELD)

@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 from sim.data import DEFAULT_EDITION, NO_FORCES, WITHHELD, load_reference
 from sim.parameters import PRIORS, calibration_file, read_calibration
 from sim.store import atomic_write
-from sim.validation import TEST, TRAIN, YEARS, Validation, observed_core
+from sim.validation import TEST, TRAIN, YEARS, Validation, observed_core, span
 
 EDITION_NAMES = {
     "2025": "Aug-2025 edition (*Defence Expenditure of NATO Countries 2014-2025*)",
@@ -180,7 +180,7 @@ def findings(metrics: dict, calibrated: bool) -> str:
         else "worse than"
     )
     return (
-        f"Started from 2014{f' and fitted on {_span(TRAIN)} only' if calibrated else ''}, "
+        f"Started from 2014{f' and fitted on {span(TRAIN)} only' if calibrated else ''}, "
         "the model tracks "
         f"{TEST.start}-{TEST.stop - 1} with an RMSE of {_pp(m['rmse_test_pp'])} per ally-year, "
         f"which {verdict} carrying each ally's 2014 share forward "
@@ -216,17 +216,13 @@ def _calibration_text(cal: dict, link: str, edition: str = DEFAULT_EDITION) -> s
     )
     return (
         f"- **Calibration:** `{cal['command']}` ({cal['date']}) fitted the parameters below on\n"
-        f"  {_span(TRAIN)} only: training RMSE {fit['rmse_train_pp']:.4f} pp with its "
+        f"  {span(TRAIN)} only: training RMSE {fit['rmse_train_pp']:.4f} pp with its "
         f"{cal['replications']} replications,\n  {fit['rmse_train_prior_pp']:.4f} pp at the "
         "documented priors. They are alliance-wide; allies differ\n  only through data: distance "
         "to Russia, a land border, a coast, a documented rival, national plans,\n  GDP and debt. "
         f"Values: [`scenarios/calibration.toml`]({link})."
         f"{note}"
     )
-
-
-def _span(years: range) -> str:
-    return f"{years.start}-{years.stop - 1}"
 
 
 def _table(rows: list[list[str]], header: list[str]) -> str:
@@ -247,7 +243,7 @@ def report_markdown(metrics: dict, links: dict[str, str]) -> str:
     ]
     headline = _table(
         [[label, _pp(m[f"rmse_{k}train_pp"]), _pp(m[f"rmse_{k}test_pp"])] for label, k in rows],
-        ["forecast", f"RMSE train {_span(TRAIN)}", f"RMSE test {_span(TEST)}"],
+        ["forecast", f"RMSE train {span(TRAIN)}", f"RMSE test {span(TEST)}"],
     )
     counts = _table(
         [

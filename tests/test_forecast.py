@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 
+from sim.ally_inputs import exposure_regression
 from sim.ensemble import run_ensemble
 from sim.initial import build_initial_state
-from sim.parameters import CATEGORIES
+from sim.parameters import CATEGORIES, PRIORS
 from sim.scenario import load_scenario
 
 SEEDS = list(range(1, 41))
@@ -71,3 +72,11 @@ def test_border_and_rivalry_raise_the_exposure_of_norway_and_greece():
     )
     assert s.proximity[where["NOR"]] > no_border.proximity[where["NOR"]] + 0.3
     assert s.rival[where["GRC"]] == 1.0 and s.rival.sum() == 1.0  # Greece-Turkiye only
+
+
+def test_border_and_coast_exposure_are_what_the_regression_gives():
+    fit = exposure_regression()
+    assert fit["n"] == 29 and fit["r2"] == pytest.approx(0.65, abs=0.005)
+    scale = -fit["ln_km"] * np.log(PRIORS["threat_reach_km"] / PRIORS["threat_near_km"])
+    assert PRIORS["threat_border_exposure"] == pytest.approx(fit["border"] / scale, abs=0.005)
+    assert PRIORS["threat_sea_exposure"] == pytest.approx(fit["coast"] / scale, abs=0.005)

@@ -348,6 +348,32 @@ BAD = [
         "data_edition",
         "expected '2025' or '2026', got 2025",
     ),
+    ("unknown-plans", BASE + 'plans = "some"\n', "plans", "'national' or 'none'"),
+    (
+        "plan-not-a-table",
+        BASE + "[allies.DEU]\nplan = 3.0\n",
+        "allies.DEU.plan",
+        "'none' or a table",
+    ),
+    (
+        "plan-share-text",
+        BASE + '[allies.DEU]\nplan = { 2030 = "high" }\n',
+        "allies.DEU.plan.2030",
+        "a number",
+    ),
+    (
+        "plan-share-range",
+        BASE + "[allies.DEU]\nplan = { 2030 = 40.0 }\n",
+        "allies.DEU.plan.2030",
+        "outside the allowed range",
+    ),
+    (
+        "plan-in-the-past",
+        BASE + "[allies.DEU]\nplan = { 2024 = 3.0 }\n",
+        "allies.DEU.plan.2024",
+        "not after start_year",
+    ),
+    ("plan-for-iceland", BASE + '[allies.ISL]\nplan = "none"\n', "allies.ISL.plan", "no armed"),
     ("missing-description", "start_year = 2025\n", "description", "missing"),
     (
         "missing-pledge-year",
