@@ -8,6 +8,7 @@ import numpy as np
 from mesa import Agent
 
 from sim.dynamics import (
+    ally_measures,
     chosen_spending,
     delivered_stock,
     grown_gdp,
@@ -30,7 +31,8 @@ class Ally(Agent):
     ``place_orders`` (equipment budget into the pipeline), ``take_delivery`` (what industry
     delivers), ``recruit`` (personnel).
 
-    Attributes are named as the output columns they feed (``core_pct_gdp``, ``personnel_k``...).
+    Attributes are named as the output columns they feed (``core_pct_gdp``, ``personnel_k``...);
+    the derived ones (total, spending, fulfilment) are set by ``observe`` at each collection.
     """
 
     model: AllianceModel
@@ -60,28 +62,25 @@ class Ally(Agent):
         self.backlog = np.zeros(len(CATEGORIES))
         self.due = np.zeros(len(CATEGORIES))
         self.budget_surprise = 1.0
-        self._update_fulfilment()
-
-    @property
-    def total_pct_gdp(self) -> float:
-        """Core plus defence-related spending (% GDP)."""
-        return self.core_pct_gdp + self.related_pct_gdp
-
-    @property
-    def spending_usd_bn(self) -> float:
-        """Core defence spending (USD bn, constant 2024 prices)."""
-        return spending_usd(self.core_pct_gdp, self.gdp_usd_bn)
+        self.observe()
 
     @property
     def shortfall(self) -> float:
-        """Share of the capability targets not met."""
-        return 1.0 - self.fulfil_overall
+        """Share of the capability targets not met, as they stand now."""
+        return 1.0 - float(fulfilment(self.stock, self.targets)[1])
 
-    def _update_fulfilment(self) -> None:
-        per_category, overall = fulfilment(self.stock, self.targets)
-        for name, value in zip(CATEGORIES, per_category, strict=True):
-            setattr(self, f"fulfil_{name}", float(value))
-        self.fulfil_overall = float(overall)
+    def observe(self) -> None:
+        """Set the measures the data collector reads (``ally_measures``, one per column)."""
+        measures = ally_measures(
+            self.gdp_usd_bn,
+            self.core_pct_gdp,
+            self.related_pct_gdp,
+            self.personnel_k,
+            self.stock,
+            self.targets,
+        )
+        for name, value in measures.items():
+            setattr(self, name, float(value))
 
     def grow(self) -> None:
         """Grow GDP (mechanism 8)."""
@@ -123,7 +122,7 @@ class Ally(Agent):
     def place_orders(self) -> None:
         """Order equipment by category shortfall and advance the pipeline (mechanisms 4-5)."""
         self.due, self.pipeline = placed_orders(
-            self.spending_usd_bn,
+            spending_usd(self.core_pct_gdp, self.gdp_usd_bn),
             self.equipment_share,
             self.stock,
             self.pipeline,
@@ -138,7 +137,6 @@ class Ally(Agent):
         self.stock, self.backlog = delivered_stock(
             self.due, self.backlog, self.stock, self.model.fill, self.model.p
         )
-        self._update_fulfilment()
 
     def recruit(self) -> None:
         """Grow or shrink personnel toward the goal (mechanism 6)."""
@@ -151,4 +149,3 @@ class Ally(Agent):
     def scale_targets(self, factor: float) -> None:
         """Raise or lower every capability target (uplift, review) (mechanism 7)."""
         self.targets = self.targets * factor
-        self._update_fulfilment()

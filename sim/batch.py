@@ -25,7 +25,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from sim.ensemble import run_ensemble
-from sim.executors import open_executor
+from sim.executors import deferred_stop, open_executor
 from sim.run import git_commit, run_scenario, versions
 from sim.scenario import Scenario, load_scenario
 from sim.store import SPEC, BatchStore, StoreError, encode
@@ -34,6 +34,8 @@ ENGINES = ("ensemble", "mesa")
 CHUNK_SIZE = {"ensemble": 500, "mesa": 10}
 """Runs per task by engine: about 0.25 s (ensemble) and 1 s (Mesa) of work on one core."""
 FORMAT = "alliance-sim batch 1"
+STOP_POLL_S = 0.2
+"""How often the driver checks for Ctrl-C or SIGTERM while it waits for tasks."""
 SUMMARY_MEASURES = ("allies_ge_3_5pct_core", "capability_gap", "mean_core_pct_gdp")
 
 
@@ -406,7 +408,7 @@ def run_batch(
     Raises:
         BatchError, ScenarioError, StoreError, ExecutorError: Bad input (nothing is run).
         BatchInterrupted: A worker died before the end; finished chunks are saved.
-        KeyboardInterrupt: Ctrl-C; finished chunks are saved.
+        Stopped: Ctrl-C or SIGTERM (a ``KeyboardInterrupt``); finished chunks are saved.
     """
     spec = make_spec(scenarios, replications, seed, engine, chunk_size, **parameters)
     store = BatchStore(out if out is not None else Path("results") / f"batch-{spec.name}")
@@ -442,22 +444,24 @@ def _execute(
     chunk_of: dict[Future, Chunk] = {pool.submit(run_chunk, c): c for c in todo}
     pending = set(chunk_of)
     try:
-        while pending:
-            finished, pending = wait(pending, return_when="FIRST_COMPLETED")
-            for future in finished:
-                try:
-                    parts, chunk_failed = future.result()
-                except Exception as exc:  # the task itself died (run errors are caught)
-                    raise BatchInterrupted(f"a task failed ({_error(exc)})") from None
-                runs = len(chunk_of[future].runs)
-                store.write_chunk(chunk_of[future].id, parts)
-                status["ok"] += runs - chunk_failed
-                status["failed"] += chunk_failed
-                status["pending"] -= runs
-                manifest["updated_utc"] = datetime.now(UTC).isoformat(timespec="seconds")
-                store.write_manifest(manifest)
-                bar.set_postfix(failed=status["failed"], refresh=False)
-                bar.update(runs)
+        with deferred_stop() as check_stop:
+            while pending:
+                check_stop()
+                finished, pending = wait(pending, STOP_POLL_S, return_when="FIRST_COMPLETED")
+                for future in finished:
+                    try:
+                        parts, chunk_failed = future.result()
+                    except Exception as exc:  # the task itself died (run errors are caught)
+                        raise BatchInterrupted(f"a task failed ({_error(exc)})") from None
+                    runs = len(chunk_of[future].runs)
+                    store.write_chunk(chunk_of[future].id, parts)
+                    status["ok"] += runs - chunk_failed
+                    status["failed"] += chunk_failed
+                    status["pending"] -= runs
+                    manifest["updated_utc"] = datetime.now(UTC).isoformat(timespec="seconds")
+                    store.write_manifest(manifest)
+                    bar.set_postfix(failed=status["failed"], refresh=False)
+                    bar.update(runs)
     except BaseException:
         for future in pending:  # stop now: runs not started are left for --resume
             future.cancel()

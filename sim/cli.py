@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -403,9 +404,11 @@ def _resumable[T](command: str, run: Callable[[], T]) -> tuple[T | None, int]:
     except SweepError as exc:
         print(f"alliance {command}: {exc}", file=sys.stderr)
         return None, 1
-    except KeyboardInterrupt:
-        print(f"alliance {command}: interrupted; {hint}", file=sys.stderr)
-        return None, 130
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", signal.SIGINT)
+        what = "terminated (SIGTERM)" if signum == signal.SIGTERM else "interrupted"
+        print(f"alliance {command}: {what}; {hint}", file=sys.stderr)
+        return None, 128 + signum
 
 
 def _query(args: argparse.Namespace) -> int:

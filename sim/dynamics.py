@@ -38,9 +38,9 @@ from sim.mechanisms.spending import (
     plan_habit,
     spill_in,
 )
-from sim.mechanisms.targets import capability_gap
+from sim.mechanisms.targets import capability_gap, fulfilment
 from sim.mechanisms.threat import adversary_effort, perceived_threat, threat_level
-from sim.parameters import category_uplifts, lead_times
+from sim.parameters import CATEGORIES, category_uplifts, lead_times
 from sim.scenario import Scenario
 
 Params = Mapping[str, float]
@@ -320,6 +320,25 @@ def alliance_view(core, total, gdp, stock, retrenchment, review, year, s, spec, 
             start_lagging(p["us_pressure_start"], p["us_pressure_strength"]), np.shape(lagging)
         )
     return spill, lagging, stock.sum(axis=(-2, -1)) / stock0
+
+
+def ally_measures(gdp, core, related, personnel, stock, targets) -> dict:
+    """The per-ally columns of the output (``ALLY_COLUMNS``), in that order.
+
+    Works on one ally (categories last for stock and targets) or on arrays with allies before
+    the categories; fulfilment is ``fulfilment``'s (per category and overall).
+    """
+    per_category, overall = fulfilment(stock, targets)
+    return {
+        "gdp_usd_bn": gdp,
+        "core_pct_gdp": core,
+        "related_pct_gdp": related,
+        "total_pct_gdp": core + related,
+        "spending_usd_bn": spending_usd(core, gdp),
+        "personnel_k": personnel,
+        **{f"fulfil_{name}": per_category[..., c] for c, name in enumerate(CATEGORIES)},
+        "fulfil_overall": overall,
+    }
 
 
 def alliance_measures(core, total, gdp, stock, targets, retrenchment, s: InitialState) -> dict:

@@ -14,10 +14,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from sim.columns import ALLIANCE_COLUMNS, ALLIANCE_TABLE, ALLIES_TABLE, ALLY_COLUMNS
 from sim.dynamics import (
     adversary_update,
     alliance_measures,
     alliance_view,
+    ally_measures,
     chosen_spending,
     delivered_stock,
     grown_gdp,
@@ -31,9 +33,7 @@ from sim.dynamics import (
 )
 from sim.initial import InitialState, build_initial_state
 from sim.mechanisms.targets import fulfilment
-from sim.model import ALLIANCE_COLUMNS, ALLY_COLUMNS
-from sim.parameters import CATEGORIES, requirement_shares
-from sim.run import ALLIANCE_TABLE, ALLIES_TABLE
+from sim.parameters import requirement_shares
 from sim.scenario import Scenario, load_scenario
 from sim.shocks import stack_shocks
 
@@ -111,21 +111,10 @@ def _simulate(spec: Scenario, s: InitialState, seeds: tuple[int, ...]) -> tuple[
     alliance = {name: [] for name in ALLIANCE_COLUMNS}
 
     def observe(year):
-        per_cat, overall = fulfilment(stock, targets)
-        total = core + related
-        row = {
-            "gdp_usd_bn": gdp,
-            "core_pct_gdp": core,
-            "related_pct_gdp": related,
-            "total_pct_gdp": total,
-            "spending_usd_bn": spending_usd(core, gdp),
-            "personnel_k": personnel,
-            "fulfil_overall": overall,
-        }
-        for c, name in enumerate(CATEGORIES):
-            row[f"fulfil_{name}"] = per_cat[..., c]
+        row = ally_measures(gdp, core, related, personnel, stock, targets)
         for name in ALLY_COLUMNS:
             allies[name].append(row[name])
+        total = row["total_pct_gdp"]
         spill, lagging, ratio = alliance_view(
             core, total, gdp, stock, retrenchment, review, year, s, spec, p, stock0
         )

@@ -14,6 +14,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from contextlib import contextmanager
@@ -41,6 +42,50 @@ class SerialExecutor(Executor):
                 raise
             future.set_exception(exc)
         return future
+
+
+class Stopped(KeyboardInterrupt):
+    """Ctrl-C (SIGINT) or SIGTERM reached the driver, which stopped at a safe point.
+
+    Attributes:
+        signum: The signal received; the command exits with ``128 + signum``.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextmanager
+def deferred_stop() -> Iterator[Callable[[], None]]:
+    """Record SIGINT and SIGTERM instead of raising them wherever the driver happens to be.
+
+    A ``KeyboardInterrupt`` raised inside ``concurrent.futures`` while it holds a lock can leave
+    the pool unable to shut down; with the signal recorded, the driver stops between tasks.
+    Signals this process ignores (a background job ignores SIGINT) stay ignored; outside the main
+    thread nothing is installed.
+
+    Yields:
+        ``check()``: raises ``Stopped`` if a signal has arrived.
+    """
+    received: list[int] = []
+
+    def check() -> None:
+        if received:
+            raise Stopped(received[0])
+
+    if threading.current_thread() is not threading.main_thread():
+        yield check
+        return
+    previous = {}
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        if signal.getsignal(signum) is not signal.SIG_IGN:
+            previous[signum] = signal.signal(signum, lambda n, _frame: received.append(n))
+    try:
+        yield check
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _ignore_interrupt() -> None:

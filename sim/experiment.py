@@ -39,8 +39,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sim.columns import ALLIANCE_COLUMNS, ALLY_COLUMNS
 from sim.data import load_reference
-from sim.model import ALLIANCE_COLUMNS, ALLY_COLUMNS
 from sim.parameters import PARAMETERS
 from sim.scenario import Scenario, ScenarioError, load_scenario
 

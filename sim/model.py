@@ -6,6 +6,7 @@ import numpy as np
 from mesa import DataCollector, Model
 
 from agents import Adversary, Ally, UnitedStates
+from sim.columns import ALLIANCE_COLUMNS, ALLY_COLUMNS
 from sim.dynamics import (
     alliance_measures,
     alliance_view,
@@ -17,36 +18,6 @@ from sim.initial import build_initial_state
 from sim.parameters import requirement_shares
 from sim.scenario import Scenario, load_scenario
 from sim.shocks import draw_shocks
-
-ALLY_COLUMNS = (
-    "gdp_usd_bn",
-    "core_pct_gdp",
-    "related_pct_gdp",
-    "total_pct_gdp",
-    "spending_usd_bn",
-    "personnel_k",
-    "fulfil_air_missile_defence",
-    "fulfil_long_range_strike",
-    "fulfil_logistics",
-    "fulfil_land_formations",
-    "fulfil_command_control",
-    "fulfil_overall",
-)
-"""Per-ally measures recorded each year (agent attributes of the same names)."""
-
-ALLIANCE_COLUMNS = (
-    "threat",
-    "us_pressure",
-    "us_retrenchment",
-    "allies_ge_2pct",
-    "allies_ge_3_5pct_core",
-    "allies_ge_5pct_total",
-    "capability_gap",
-    "us_share_of_spending",
-    "mean_core_pct_gdp",
-    "burden_gdp_spearman",
-)
-"""Alliance measures recorded each year (model attributes of the same names)."""
 
 
 class AllianceModel(Model):
@@ -130,6 +101,7 @@ class AllianceModel(Model):
 
     def _observe(self) -> None:
         """Summarise the alliance as it stands: the measures reported and next year's inputs."""
+        self.allies.do("observe")
         core, total, gdp = (self._array(a) for a in ("core_pct_gdp", "total_pct_gdp", "gdp_usd_bn"))
         stock, targets = self._array("stock"), self._array("targets")
         retrenchment = self.us.us_retrenchment

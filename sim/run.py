@@ -12,15 +12,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from sim.columns import ALLIANCE_COLUMNS, ALLIANCE_TABLE, ALLIES_TABLE
 from sim.initial import build_initial_state
-from sim.model import ALLIANCE_COLUMNS, ALLY_COLUMNS, AllianceModel
+from sim.model import AllianceModel
 from sim.scenario import Scenario, load_scenario
 from sim.store import atomic_write
 
-ALLIES_TABLE = ("scenario", "seed", "year", "iso3", "name", *ALLY_COLUMNS)
-"""Columns of the allies table (a contract: later layers and users rely on them)."""
-ALLIANCE_TABLE = ("scenario", "seed", "year", *ALLIANCE_COLUMNS)
-"""Columns of the alliance table (a contract)."""
 _PACKAGES = (
     "alliance-sim",
     "mesa",

@@ -304,14 +304,22 @@ def _uninterrupted(tmp_path: Path) -> Path:
     return whole
 
 
-def test_ctrl_c_saves_finished_runs_and_resume_completes(tmp_path):
-    """SIGINT: exit 130 with a resume hint, finished chunks kept; --resume completes exactly."""
+@pytest.mark.parametrize(
+    ("signum", "message"),
+    [(signal.SIGINT, "interrupted;"), (signal.SIGTERM, "terminated (SIGTERM);")],
+)
+def test_a_stop_signal_saves_finished_runs_and_resume_completes(tmp_path, signum, message):
+    """Ctrl-C or SIGTERM: exit 128+signal with a resume hint, finished chunks kept and counted;
+    --resume completes exactly."""
     out = tmp_path / "interrupted"
     proc = _start_and_wait(out, 2, "--workers", "2")
-    proc.send_signal(signal.SIGINT)
-    _, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 130, stderr
-    assert stderr.strip().splitlines()[-1].startswith("alliance batch: interrupted;")
+    proc.send_signal(signum)
+    try:
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 128 + signum, stderr
+    assert stderr.strip().splitlines()[-1].startswith(f"alliance batch: {message}")
     assert "--resume" in stderr and "Traceback" not in stderr
     status = json.loads((out / "manifest.json").read_text())["status"]
     assert status["ok"] >= 2 and status["pending"] > 0
@@ -328,7 +336,10 @@ def test_a_dead_worker_stops_the_batch_and_resume_completes(tmp_path):
     workers = server[0].children()  # the pool's workers are forked by the forkserver
     assert workers
     workers[0].kill()
-    _, stderr = proc.communicate(timeout=60)
+    try:
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
     assert proc.returncode == 1, stderr
     assert "a task failed" in stderr and "--resume" in stderr
     _resume_and_compare(out, tmp_path)

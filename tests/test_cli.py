@@ -17,9 +17,9 @@ import pytest
 
 import sim
 from sim.cli import build_parser, main
+from sim.columns import ALLIANCE_TABLE, ALLIES_TABLE
 from sim.data import load_reference
 from sim.parameters import PARAMETERS
-from sim.run import ALLIANCE_TABLE, ALLIES_TABLE
 from sim.scenario import load_scenario
 
 NAMED = (
