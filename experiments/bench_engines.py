@@ -58,7 +58,8 @@ import psutil
 from sim.batch import CHUNK_SIZE, run_batch, run_seeds
 from sim.ensemble import run_ensemble
 from sim.executors import default_workers
-from sim.run import git_commit, run_scenario
+from sim.provenance import git_commit
+from sim.run import run_scenario
 from sim.scenario import Scenario, load_scenario
 
 SCENARIO = "hague-2035"

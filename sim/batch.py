@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from sim.ensemble import run_ensemble
 from sim.executors import deferred_stop, open_executor
-from sim.run import git_commit, run_scenario, versions
+from sim.provenance import git_commit, versions
 from sim.scenario import Scenario, load_scenario
 from sim.store import SPEC, BatchStore, StoreError, encode
 
@@ -77,6 +77,11 @@ class Chunk:
     scenario: Scenario
     engine: str
     runs: tuple[PlannedRun, ...]
+
+    @property
+    def size(self) -> int:
+        """Runs in the chunk."""
+        return len(self.runs)
 
 
 @dataclass(frozen=True)
@@ -133,11 +138,18 @@ def run_seeds(seed: int, n_scenarios: int, replications: int) -> list[list[tuple
     Returns:
         ``out[i][r]`` for scenario i, replication r.
     """
-    out = []
-    for child in np.random.SeedSequence(seed).spawn(n_scenarios):
-        runs = child.spawn(replications)
-        out.append([(int(ss.generate_state(1, np.uint64)[0] >> 1), ss.spawn_key) for ss in runs])
-    return out
+    return [point_seeds(seed, i, replications) for i in range(n_scenarios)]
+
+
+def point_seeds(seed: int, index: int, replications: int) -> list[tuple[int, tuple]]:
+    """(seed, spawn key) of each replication of scenario (or design point) ``index``.
+
+    Its ``SeedSequence`` is ``SeedSequence(seed).spawn(n)[index]`` for any n > ``index``
+    (entropy ``seed``, spawn key ``(index,)``), so a worker can make a point's seeds alone.
+    """
+    child = np.random.SeedSequence(seed, spawn_key=(index,))
+    runs = child.spawn(replications)
+    return [(int(ss.generate_state(1, np.uint64)[0] >> 1), ss.spawn_key) for ss in runs]
 
 
 def plan_chunks(spec: BatchSpec) -> list[Chunk]:
@@ -160,6 +172,8 @@ def _simulate(scenario: Scenario, engine: str, seeds: list[int]) -> tuple[pd.Dat
     if engine == "ensemble":
         result = run_ensemble(scenario, seeds)
         return result.allies, result.alliance
+    from sim.run import run_scenario  # Mesa, imported only where Mesa runs are asked for
+
     results = [run_scenario(scenario, seed) for seed in seeds]
     return (
         pd.concat([r.allies for r in results], ignore_index=True),
@@ -322,13 +336,13 @@ def _manifest(spec: BatchSpec, store: BatchStore, chunks: list[Chunk], **extra) 
         "updated_utc": now,
         "versions": versions(),
         "git_commit": git_commit(),
-        "status": _stored_status(store, sum(len(c.runs) for c in chunks)),
+        "status": chunk_status(store, sum(len(c.runs) for c in chunks)),
         **extra,
     }
 
 
-def _stored_status(store: BatchStore, total: int) -> dict[str, int]:
-    """Status counts of a batch of ``total`` runs, from the chunks its store holds."""
+def chunk_status(store: BatchStore, total: int) -> dict[str, int]:
+    """Status counts of a batch (or sweep) of ``total`` runs, from the chunks its store holds."""
     runs = store.read("runs")
     ok = int((runs["status"] == "ok").sum()) if len(runs) else 0
     return {"runs": total, "ok": ok, "failed": len(runs) - ok, "pending": total - len(runs)}
@@ -430,18 +444,33 @@ def run_batch(
         manifest = _manifest(spec, store, chunks, executor="dask" if scheduler else executor)
         store.write_spec(spec.to_dict())
         store.write_manifest(manifest)
-        _execute([c for c in chunks if c.id not in done], store, pool, progress, manifest)
+        todo = [c for c in chunks if c.id not in done]
+        execute_chunks(todo, store, pool, progress, manifest, run_chunk)
     return BatchResult(store.root)
 
 
-def _execute(
-    todo: list[Chunk], store: BatchStore, pool: Executor, progress: bool | None, manifest: dict
+def execute_chunks(
+    todo: Sequence,
+    store: BatchStore,
+    pool: Executor,
+    progress: bool | None,
+    manifest: dict,
+    task: Callable[[Any], tuple[dict[str, bytes | None], int]],
 ) -> None:
-    """Run the chunks on ``pool``; write each, and the manifest's counts, as soon as it ends."""
-    total = sum(len(c.runs) for c in todo)
+    """Run ``task`` on each chunk on ``pool``; write each, and the manifest's counts, as it ends.
+
+    Args:
+        todo: Chunks (with ``id`` and ``size``, the runs they hold).
+        store: Where finished chunks go.
+        pool: The executor.
+        progress: Show a progress bar (default: when stderr is a terminal).
+        manifest: The manifest, its ``status`` counts kept current.
+        task: Runs a chunk: (Parquet bytes per table, failed runs).
+    """
+    total = sum(c.size for c in todo)
     bar = tqdm(total=total, unit="run", disable=None if progress is None else not progress)
     status = manifest["status"]
-    chunk_of: dict[Future, Chunk] = {pool.submit(run_chunk, c): c for c in todo}
+    chunk_of: dict[Future, Any] = {pool.submit(task, c): c for c in todo}
     pending = set(chunk_of)
     try:
         with deferred_stop() as check_stop:
@@ -453,7 +482,7 @@ def _execute(
                         parts, chunk_failed = future.result()
                     except Exception as exc:  # the task itself died (run errors are caught)
                         raise BatchInterrupted(f"a task failed ({_error(exc)})") from None
-                    runs = len(chunk_of[future].runs)
+                    runs = chunk_of[future].size
                     store.write_chunk(chunk_of[future].id, parts)
                     status["ok"] += runs - chunk_failed
                     status["failed"] += chunk_failed
@@ -466,7 +495,7 @@ def _execute(
         for future in pending:  # stop now: runs not started are left for --resume
             future.cancel()
         # The signal may have come between a chunk's write and its count: recount from the store.
-        manifest["status"] = _stored_status(store, status["runs"])
+        manifest["status"] = chunk_status(store, status["runs"])
         store.write_manifest(manifest)
         raise
     finally:

@@ -20,8 +20,6 @@ from datetime import date
 from functools import partial
 from pathlib import Path
 
-from scipy.optimize import differential_evolution
-
 from sim.data import DEFAULT_EDITION, check_edition
 from sim.parameters import PARAMETERS, PRIORS, calibration_file
 from sim.store import atomic_write
@@ -146,6 +144,8 @@ def calibrate(
         generation += 1
         if callback:
             callback(generation, float(intermediate_result.fun))
+
+    from scipy.optimize import differential_evolution  # 0.3 s to import: only when fitting
 
     context = multiprocessing.get_context("forkserver")
     with ProcessPoolExecutor(workers, mp_context=context) if workers > 1 else _Serial() as pool:

@@ -17,23 +17,27 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 from tqdm import tqdm
 
 from sim.batch import ENGINES, BatchError, BatchInterrupted, run_batch
 from sim.batch import format_summary as format_batch_summary
-from sim.calibration import FITTED, calibrate, write_calibration
+from sim.calibration import FITTED
 from sim.data import DEFAULT_EDITION, EDITIONS
 from sim.executors import EXECUTORS, SCHEDULER_ENV, ExecutorError
 from sim.experiment import Experiment, ExperimentError, load_experiment
 from sim.parameters import PARAMETERS, calibration_file
-from sim.run import RunResult, plan_vs_forecast, run_scenario, write_run
 from sim.scenario import ScenarioError, list_scenarios, load_scenario
 from sim.store import BatchStore, StoreError
-from sim.sweep import SweepError, format_sweep, run_sweep
-from sim.validation import REPLICATIONS, SEED, TEST, TRAIN, span, validate
-from sim.validation_report import write_validation
+from sim.sweep_runs import CHUNK_RUNS, KEEP
+from sim.validation import REPLICATIONS, SEED, TEST, TRAIN, span
+
+if TYPE_CHECKING:
+    from sim.run import RunResult
+
+# Each command imports what only it needs (Mesa, SALib and matplotlib take seconds to load).
 
 EXIT_USAGE = 2
 APP = Path(__file__).resolve().parents[1] / "app.py"
@@ -176,6 +180,17 @@ def build_parser() -> argparse.ArgumentParser:
     sweep = sub.add_parser("sweep", help="run a sensitivity sweep defined in experiments/*.toml")
     sweep.add_argument("spec", type=Path, help="an experiment spec (TOML)")
     _add_execution(sweep, "sweep", "results/sweep-<name>")
+    sweep.add_argument(
+        "--chunk-size",
+        type=_positive,
+        help=f"runs per task, whole design points (default {CHUNK_RUNS}; tables: one point)",
+    )
+    sweep.add_argument(
+        "--keep",
+        choices=KEEP,
+        default="outputs",
+        help="store each run's outputs only (default), or every run's full tables",
+    )
     _add_edition(sweep, f"the experiment scenario's, {DEFAULT_EDITION} unless it sets one")
 
     validate = sub.add_parser("validate", help="hindcast 2014-2024 against NATO's figures")
@@ -292,6 +307,8 @@ def format_summary(result: RunResult) -> str:
 
 def format_plans(result: RunResult) -> str:
     """Each ally's national plan against this run's core share (2026, 2029, 2035)."""
+    from sim.run import plan_vs_forecast
+
     table = plan_vs_forecast(result.scenario, result.allies)
     years = [int(c.split("_")[1]) for c in table.columns if c.startswith("core_")]
     if not years:
@@ -319,6 +336,8 @@ def _run(args: argparse.Namespace) -> int:
         scenario = scenario.with_data_edition(args.data_edition)
     out = args.out if args.out is not None else Path("results") / scenario.name
     _check_writable(out)
+    from sim.run import run_scenario, write_run
+
     result = run_scenario(scenario, seed=args.seed)
     write_run(result, out)
     print(format_summary(result))
@@ -368,6 +387,8 @@ def _experiment(args: argparse.Namespace) -> Experiment:
 
 
 def _sweep(args: argparse.Namespace) -> int:
+    from sim.sweep import SweepError, format_sweep, run_sweep
+
     executor = _executor(args)
     result, code = _resumable(
         "sweep",
@@ -379,7 +400,10 @@ def _sweep(args: argparse.Namespace) -> int:
             scheduler=args.scheduler,
             resume=args.resume,
             progress=False if args.no_progress else None,
+            keep=args.keep,
+            chunk_runs=args.chunk_size,
         ),
+        (SweepError,),
     )
     if result is None:
         return code
@@ -387,11 +411,14 @@ def _sweep(args: argparse.Namespace) -> int:
     return 1 if result.failed else 0
 
 
-def _resumable[T](command: str, run: Callable[[], T]) -> tuple[T | None, int]:
+def _resumable[T](
+    command: str, run: Callable[[], T], unanalysable: tuple[type[Exception], ...] = ()
+) -> tuple[T | None, int]:
     """Run a batch or sweep: (its result, 0), or (None, exit status) when it stopped early.
 
     Bad input raises ``UsageError`` (exit 2). An interruption says how to resume: exit 1 when a
-    worker died, 130 on Ctrl-C. A sweep whose runs cannot be analysed exits 1.
+    worker died, 128 + the signal on Ctrl-C or SIGTERM. A sweep whose runs cannot be analysed
+    (``unanalysable``) exits 1.
     """
     hint = f"finished runs are saved; add --resume to the same command to complete the {command}"
     try:
@@ -401,7 +428,7 @@ def _resumable[T](command: str, run: Callable[[], T]) -> tuple[T | None, int]:
     except BatchInterrupted as exc:
         print(f"alliance {command}: interrupted: {exc}; {hint}", file=sys.stderr)
         return None, 1
-    except SweepError as exc:
+    except unanalysable as exc:
         print(f"alliance {command}: {exc}", file=sys.stderr)
         return None, 1
     except KeyboardInterrupt as exc:
@@ -428,6 +455,9 @@ def _validate(args: argparse.Namespace) -> int:
     if args.report is not None:
         _check_writable(args.report.parent, "validate", "--report")
     edition = args.data_edition or DEFAULT_EDITION
+    from sim.validation import validate
+    from sim.validation_report import write_validation
+
     result = validate(args.replications, args.seed, edition)
     report = write_validation(result, args.out, args.report)
     m = result.metrics
@@ -446,6 +476,8 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _calibrate(args: argparse.Namespace) -> int:
+    from sim.calibration import calibrate, write_calibration
+
     path = args.out or calibration_file()
     _check_writable(path.parent, "calibrate")
     bar = tqdm(total=args.generations, unit="generation", disable=None)

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from sim.arrays import sum_last
 from sim.indicators import allies_at_or_above, burden_gdp_spearman, mean_burden, us_share
 from sim.initial import InitialState
 from sim.mechanisms.build import allocate_orders
@@ -44,6 +45,20 @@ from sim.parameters import CATEGORIES, category_uplifts, lead_times
 from sim.scenario import Scenario
 
 Params = Mapping[str, float]
+"""Parameter values: floats, or arrays of shape (runs, 1) when each run has its own set."""
+
+
+def by_category(values) -> np.ndarray:
+    """Per-category values (one float or per-run array each) as one array, categories last."""
+    return np.stack(np.broadcast_arrays(*values), axis=-1)
+
+
+def per_category(value):
+    """A parameter as it meets arrays with categories last.
+
+    A per-run (runs, 1) array gains an axis to line up with (runs, allies, categories).
+    """
+    return np.expand_dims(value, -1) if np.ndim(value) else value
 
 
 def us_update(pressure, retrenchment, lagging, floor, p: Params):
@@ -103,7 +118,7 @@ def target_factors(year: int, spec: Scenario, threat, threat_ref, p: Params) -> 
     """
     factors = []
     if spec.targets_adoption_year == year and year > spec.start_year:
-        factors.append(("uplift", 1 + np.array(category_uplifts(p))))
+        factors.append(("uplift", 1 + by_category(category_uplifts(p))))
     if spec.review_year == year:
         review = review_factor(
             threat, threat_ref, p["review_threat_elasticity"], p["review_max_change"]
@@ -241,9 +256,13 @@ def placed_orders(spending, equipment_share, stock, pipeline, backlog, targets, 
     Returns:
         (orders falling due this year, new pipeline).
     """
-    position = stock + pipeline.sum(axis=-1) + backlog
+    position = stock + sum_last(pipeline) + backlog
     orders = allocate_orders(
-        spending * equipment_share, position, targets, profile, p["build_shortfall_focus"]
+        spending * equipment_share,
+        position,
+        targets,
+        profile,
+        per_category(p["build_shortfall_focus"]),
     )
     return advance_pipeline(pipeline, orders, lead_times(p))
 
@@ -275,7 +294,7 @@ def delivered_stock(due, backlog, stock, fill, p: Params):
         (stock, backlog).
     """
     delivered, backlog = receive(due, backlog, fill)
-    stock = depreciate(stock, delivered, p["depreciation_rate"])
+    stock = depreciate(stock, delivered, per_category(p["depreciation_rate"]))
     return stock, backlog
 
 
@@ -316,42 +335,48 @@ def alliance_view(core, total, gdp, stock, retrenchment, review, year, s, spec, 
     spill = spill_in(spending_usd(core, gdp), gdp, commitment(s, retrenchment))
     lagging = lagging_share(total, demanded_total, p["us_lag_tolerance_pp"], s.lagging_counted)
     if year == spec.start_year:
-        lagging = np.broadcast_to(
-            start_lagging(p["us_pressure_start"], p["us_pressure_strength"]), np.shape(lagging)
-        )
+        start = start_lagging(p["us_pressure_start"], p["us_pressure_strength"])
+        lagging = np.broadcast_to(np.reshape(start, np.shape(start)[:1]), np.shape(lagging))
     return spill, lagging, stock.sum(axis=(-2, -1)) / stock0
 
 
-def ally_measures(gdp, core, related, personnel, stock, targets) -> dict:
+def ally_measures(gdp, core, related, personnel, stock, targets, names=None) -> dict:
     """The per-ally columns of the output (``ALLY_COLUMNS``), in that order.
 
     Works on one ally (categories last for stock and targets) or on arrays with allies before
-    the categories; fulfilment is ``fulfilment``'s (per category and overall).
+    the categories; fulfilment is ``fulfilment``'s (per category and overall). ``names``
+    limits the columns computed (default: all).
     """
-    per_category, overall = fulfilment(stock, targets)
-    return {
-        "gdp_usd_bn": gdp,
-        "core_pct_gdp": core,
-        "related_pct_gdp": related,
-        "total_pct_gdp": core + related,
-        "spending_usd_bn": spending_usd(core, gdp),
-        "personnel_k": personnel,
-        **{f"fulfil_{name}": per_category[..., c] for c, name in enumerate(CATEGORIES)},
-        "fulfil_overall": overall,
+    if names is None or any(name.startswith("fulfil_") for name in names):
+        per_category, overall = fulfilment(stock, targets)
+    measures = {
+        "gdp_usd_bn": lambda: gdp,
+        "core_pct_gdp": lambda: core,
+        "related_pct_gdp": lambda: related,
+        "total_pct_gdp": lambda: core + related,
+        "spending_usd_bn": lambda: spending_usd(core, gdp),
+        "personnel_k": lambda: personnel,
+        **{f"fulfil_{name}": lambda c=c: per_category[..., c] for c, name in enumerate(CATEGORIES)},
+        "fulfil_overall": lambda: overall,
     }
+    return {name: measures[name]() for name in (measures if names is None else names)}
 
 
-def alliance_measures(core, total, gdp, stock, targets, retrenchment, s: InitialState) -> dict:
+def alliance_measures(
+    core, total, gdp, stock, targets, retrenchment, s: InitialState, names=None
+) -> dict:
     """The alliance columns of the output (``ALLIANCE_COLUMNS`` less threat, pressure, R).
 
     Allies on the last axis (categories after them for stock and targets); one value per run.
+    ``names`` limits the columns computed (default: all).
     """
-    return {
-        "allies_ge_2pct": allies_at_or_above(core, 2.0, s.has_forces),
-        "allies_ge_3_5pct_core": allies_at_or_above(core, 3.5, s.has_forces),
-        "allies_ge_5pct_total": allies_at_or_above(total, 5.0, s.has_forces),
-        "capability_gap": capability_gap(stock, targets, commitment(s, retrenchment)),
-        "us_share_of_spending": us_share(spending_usd(core, gdp), s.is_us),
-        "mean_core_pct_gdp": mean_burden(core, s.has_forces),
-        "burden_gdp_spearman": burden_gdp_spearman(gdp, core, s.has_forces),
+    measures = {
+        "allies_ge_2pct": lambda: allies_at_or_above(core, 2.0, s.has_forces),
+        "allies_ge_3_5pct_core": lambda: allies_at_or_above(core, 3.5, s.has_forces),
+        "allies_ge_5pct_total": lambda: allies_at_or_above(total, 5.0, s.has_forces),
+        "capability_gap": lambda: capability_gap(stock, targets, commitment(s, retrenchment)),
+        "us_share_of_spending": lambda: us_share(spending_usd(core, gdp), s.is_us),
+        "mean_core_pct_gdp": lambda: mean_burden(core, s.has_forces),
+        "burden_gdp_spearman": lambda: burden_gdp_spearman(gdp, core, s.has_forces),
     }
+    return {name: measures[name]() for name in (measures if names is None else names)}

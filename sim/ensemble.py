@@ -1,15 +1,18 @@
-"""The ensemble engine: many replications of one scenario advanced together as arrays.
+"""The ensemble engine: many runs, of one parameter set or of many, advanced together as arrays.
 
 It runs the same phase functions as the Mesa model (``sim.dynamics``), in the same order, on
 arrays with runs first and allies next (runs x allies [x categories [x lead years]]). Each run
-draws its shocks from its own seed exactly as ``AllianceModel(rng=seed)`` does, so for the same
-(scenario, parameters, seed) both engines give the same tables (a test checks it to 1e-9).
+has its own parameter set (parameters that differ between runs are (runs, 1) arrays, the others
+floats) and draws its shocks from its own seed exactly as ``AllianceModel(rng=seed)`` does, so
+for the same (scenario, parameters, seed) both engines give the same tables (a test checks it
+to 1e-9), whichever runs share a call.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
+from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
@@ -20,6 +23,7 @@ from sim.dynamics import (
     alliance_measures,
     alliance_view,
     ally_measures,
+    by_category,
     chosen_spending,
     delivered_stock,
     grown_gdp,
@@ -31,9 +35,9 @@ from sim.dynamics import (
     threat_update,
     us_update,
 )
-from sim.initial import InitialState, build_initial_state
+from sim.initial import InitialState, ScenarioData, build_initial_state, scenario_data
 from sim.mechanisms.targets import fulfilment
-from sim.parameters import requirement_shares
+from sim.parameters import lead_times, requirement_shares
 from sim.scenario import Scenario, load_scenario
 from sim.shocks import stack_shocks
 
@@ -53,6 +57,29 @@ class EnsembleResult:
     seeds: tuple[int, ...]
     allies: pd.DataFrame
     alliance: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """Every series of a set of runs, as arrays (runs in the order given).
+
+    Attributes:
+        iso3: Ally codes (allies axis).
+        names: Ally names.
+        years: The years recorded, start year first.
+        point: Index of each run's parameter set among those given.
+        seeds: Each run's seed.
+        allies: ``ALLY_COLUMNS`` name -> array (runs, years, allies).
+        alliance: ``ALLIANCE_COLUMNS`` name -> array (runs, years).
+    """
+
+    iso3: np.ndarray
+    names: np.ndarray
+    years: np.ndarray
+    point: np.ndarray
+    seeds: np.ndarray
+    allies: dict[str, np.ndarray]
+    alliance: dict[str, np.ndarray]
 
 
 def run_ensemble(
@@ -77,50 +104,197 @@ def run_ensemble(
     seeds = tuple(int(seed) for seed in seeds)
     if not seeds:
         raise ValueError("run_ensemble needs at least one seed")
-    s = build_initial_state(spec)
-    allies, alliance = _simulate(spec, s, seeds)
-    return EnsembleResult(spec, seeds, *_tables(spec, s, seeds, allies, alliance))
+    allies, alliance = point_tables([spec], [seeds])
+    return EnsembleResult(spec, seeds, allies, alliance)
 
 
-def _simulate(spec: Scenario, s: InitialState, seeds: tuple[int, ...]) -> tuple[dict, dict]:
+def simulate_points(
+    points: Sequence[Scenario],
+    seeds: Sequence[Sequence[int]],
+    ally_columns: Sequence[str] = ALLY_COLUMNS,
+    alliance_columns: Sequence[str] = ALLIANCE_COLUMNS,
+) -> Recorded:
+    """Run ``seeds[i]`` replications of each parameter set ``points[i]``, all at once.
+
+    Points must differ in their parameters only (as a sweep's design points do). Runs with the
+    same lead times advance together; each run's numbers are those of ``run_ensemble`` of its
+    point and seed alone.
+
+    Args:
+        points: Resolved scenarios, one per parameter set.
+        seeds: Each point's seeds.
+        ally_columns: The per-ally columns to record (default: all).
+        alliance_columns: The alliance columns to record (default: all).
+
+    Returns:
+        Every run's series, runs in point order, then seed order.
+
+    Raises:
+        ValueError: No runs, or points that differ in more than their parameters.
+    """
+    if len(points) != len(seeds):
+        raise ValueError(f"{len(points)} points but {len(seeds)} seed lists")
+    first = points[0] if points else None
+    if first is None or not any(seeds):
+        raise ValueError("simulate_points needs at least one run")
+    for point in points:
+        if replace(point, name=first.name, parameters=first.parameters) != first:
+            raise ValueError(
+                f"point {point.name} differs from {first.name} in more than parameters"
+            )
+    data = _shared_data(first)
+    states = [build_initial_state(point, data) for point in points]
+    counts = np.array([len(s) for s in seeds])
+    point_of_run = np.repeat(np.arange(len(points)), counts)
+    seed_of_run = np.array([int(seed) for ss in seeds for seed in ss], dtype="int64")
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for i, point in enumerate(points):
+        groups.setdefault(lead_times(point.parameters), []).append(i)
+    runs, n_years = len(seed_of_run), len(first.years)
+    allies = {name: np.empty((runs, n_years, len(data.iso3))) for name in ally_columns}
+    alliance = {name: np.empty((runs, n_years)) for name in alliance_columns}
+    for members in groups.values():
+        rows = np.flatnonzero(np.isin(point_of_run, members))
+        group_counts = counts[members]
+        s = stack_states([states[i] for i in members], group_counts)
+        p = stack_parameters([points[i].parameters for i in members], group_counts)
+        got_allies, got_alliance = _simulate(
+            first, s, tuple(seed_of_run[rows]), p, ally_columns, alliance_columns
+        )
+        for name, values in got_allies.items():
+            allies[name][rows] = np.stack(values, axis=1)
+        for name, values in got_alliance.items():
+            alliance[name][rows] = np.stack(values, axis=1)
+    return Recorded(
+        data.iso3,
+        data.names,
+        np.asarray(first.years, dtype="int64"),
+        point_of_run,
+        seed_of_run,
+        allies,
+        alliance,
+    )
+
+
+_DATA: dict[str, ScenarioData] = {}
+
+
+def _shared_data(spec: Scenario) -> ScenarioData:
+    """``scenario_data`` of ``spec``, kept while calls differ from it in parameters only.
+
+    A sweep's chunks and a calibration's evaluations share it; one scenario is kept at a time.
+    """
+    key = repr(replace(spec, name="", parameters=MappingProxyType({})))
+    if key not in _DATA:
+        _DATA.clear()
+        _DATA[key] = scenario_data(spec)
+    return _DATA[key]
+
+
+def stack_parameters(params: Sequence, counts: Sequence[int]) -> dict:
+    """One parameter mapping for the runs of several parameter sets.
+
+    A float where every set agrees, else a (runs, 1) array with each set's value repeated for
+    its ``counts`` runs.
+    """
+    out = {}
+    for name in params[0]:
+        values = np.array([p[name] for p in params], dtype=float)
+        same = (values == values[0]).all()
+        out[name] = params[0][name] if same else np.repeat(values, counts)[:, None]
+    return out
+
+
+_EVOLVING = ("gdp", "core", "related", "personnel", "stock", "targets", "pipeline", "capacity")
+"""``InitialState`` fields the engine advances: always one copy per run."""
+_BY_YEAR = ("growth", "observed_growth", "plan", "plan_level", "recession_loss")
+"""``InitialState`` fields indexed by simulated year first."""
+
+
+def stack_states(states: Sequence[InitialState], counts: Sequence[int]) -> InitialState:
+    """One start state for runs of several parameter sets (``counts`` runs of each).
+
+    A field every set agrees on stays as it is; the others, and the fields the engine advances,
+    get a runs axis: first for per-ally and alliance-wide fields (a number becomes (runs, 1), a
+    per-category array (runs, 1, categories) except capacity, (runs, categories)); after the
+    year axis for fields indexed by year.
+    """
+    values = {}
+    for f in fields(InitialState):
+        per_set = [getattr(s, f.name) for s in states]
+        if f.name not in _EVOLVING and all(_same(v, per_set[0]) for v in per_set[1:]):
+            values[f.name] = per_set[0]
+            continue
+        stacked = np.repeat(np.stack([np.asarray(v) for v in per_set]), counts, axis=0)
+        if f.name in _BY_YEAR:
+            stacked = np.moveaxis(stacked, 0, 1)
+            stacked = stacked[..., None] if f.name == "recession_loss" else stacked
+        elif stacked.ndim == 1 or f.name == "uplift":
+            stacked = stacked[:, None] if stacked.ndim == 1 else stacked[:, None, :]
+        values[f.name] = stacked
+    return InitialState(**values)
+
+
+def _same(a, b) -> bool:
+    return a is b or np.array_equal(a, b, equal_nan=np.asarray(a).dtype.kind == "f")
+
+
+def _simulate(
+    spec: Scenario,
+    s: InitialState,
+    seeds: tuple[int, ...],
+    p,
+    ally_columns: Sequence[str] = ALLY_COLUMNS,
+    alliance_columns: Sequence[str] = ALLIANCE_COLUMNS,
+) -> tuple[dict, dict]:
     """Advance every run from the start year to the end year; return the recorded series.
 
     The order of phases mirrors ``AllianceModel.step``; every quantity is computed by the phase
-    functions both engines share.
+    functions both engines share. ``s`` holds a runs axis where runs differ (``stack_states``)
+    and ``p`` per-run arrays where they do (``stack_parameters``). Only the columns asked for
+    are computed and recorded, each a list over years.
     """
-    p = dict(spec.parameters)
-    runs, n_allies = len(seeds), len(s.iso3)
+    runs = len(seeds)
     start, years = spec.start_year, len(spec.years) - 1
-    shocks = stack_shocks(seeds, years, n_allies)
-    profile = np.array(requirement_shares(p))
+    shocks = stack_shocks(seeds, years, len(s.iso3))
+    profile = by_category(requirement_shares(p))
 
-    def per_run(values):
-        return np.broadcast_to(values, (runs, *np.shape(values))).copy()
+    def per_run(value):
+        return np.broadcast_to(value, (runs, *np.shape(value)[1:])).astype(float)
 
-    gdp, core, related = per_run(s.gdp), per_run(s.core), per_run(s.related)
-    personnel = per_run(s.personnel)
-    stock, targets, pipeline = per_run(s.stock), per_run(s.targets), per_run(s.pipeline)
-    backlog, capacity = np.zeros_like(stock), per_run(s.capacity)
-    pressure = np.full((runs, 1), float(p["us_pressure_start"]))
+    gdp, core, related, personnel = (
+        s.gdp.copy(),
+        s.core.copy(),
+        s.related.copy(),
+        s.personnel.copy(),
+    )
+    stock, targets, pipeline = s.stock.copy(), s.targets.copy(), s.pipeline.copy()
+    backlog, capacity = np.zeros_like(stock), s.capacity.copy()
+    pressure = per_run(np.reshape(p["us_pressure_start"], (-1, 1)))
     retrenchment = np.full((runs, 1), spec.path_value("us_retrenchment", start))
-    threat = np.full((runs, 1), p["threat_scale"] * spec.path_value("threat", start))
+    threat = per_run(np.reshape(p["threat_scale"] * spec.path_value("threat", start), (-1, 1)))
     deviation, effort, review = np.zeros((runs, 1)), np.ones((runs, 1)), np.ones((runs, 1))
     stock0 = s.stock.sum(axis=(-2, -1))
 
-    allies = {name: [] for name in ALLY_COLUMNS}
-    alliance = {name: [] for name in ALLIANCE_COLUMNS}
+    allies = {name: [] for name in ally_columns}
+    alliance = {name: [] for name in alliance_columns}
+    state = ("threat", "us_pressure", "us_retrenchment")
+    computed = [c for c in alliance_columns if c not in state and c != "mean_core_pct_gdp"]
 
     def observe(year):
-        row = ally_measures(gdp, core, related, personnel, stock, targets)
-        for name in ALLY_COLUMNS:
-            allies[name].append(row[name])
-        total = row["total_pct_gdp"]
+        for name, values in ally_measures(
+            gdp, core, related, personnel, stock, targets, ally_columns
+        ).items():
+            allies[name].append(values)
+        total = core + related
         spill, lagging, ratio = alliance_view(
             core, total, gdp, stock, retrenchment, review, year, s, spec, p, stock0
         )
-        measures = alliance_measures(core, total, gdp, stock, targets, retrenchment, s)
+        measures = alliance_measures(
+            core, total, gdp, stock, targets, retrenchment, s, ["mean_core_pct_gdp", *computed]
+        )
         measures |= {"threat": threat, "us_pressure": pressure, "us_retrenchment": retrenchment}
-        for name in ALLIANCE_COLUMNS:
+        for name in alliance_columns:
             alliance[name].append(np.reshape(measures[name], runs))
         burden = measures["mean_core_pct_gdp"][:, None]
         return spill, burden, lagging[:, None], ratio[:, None]
@@ -187,25 +361,33 @@ def _simulate(spec: Scenario, s: InitialState, seeds: tuple[int, ...]) -> tuple[
     return allies, alliance
 
 
-def _tables(
-    spec: Scenario, s: InitialState, seeds: tuple[int, ...], allies: dict, alliance: dict
+def point_tables(
+    points: Sequence[Scenario], seeds: Sequence[Sequence[int]]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Tidy tables, rows ordered by run, then year, then ally (as ``run_scenario`` per run)."""
-    runs, n_years, n_allies = len(seeds), len(spec.years), len(s.iso3)
-    years = np.asarray(spec.years, dtype="int64")
-    seed_col = np.asarray(seeds, dtype="int64")
+    """The allies and alliance tables of ``simulate_points``.
+
+    Rows are ordered by point, seed, year and ally (as ``run_scenario`` per run); each run is
+    named by its point's scenario name.
+    """
+    rec = simulate_points(points, seeds)
+    runs, n_years, n_allies = len(rec.seeds), len(rec.years), len(rec.iso3)
+    scenario = np.array([p.name for p in points], dtype=object)[rec.point]
     a = {
-        "scenario": spec.name,
-        "seed": np.repeat(seed_col, n_years * n_allies),
-        "year": np.tile(np.repeat(years, n_allies), runs),
-        "iso3": np.tile(s.iso3, runs * n_years),
-        "name": np.tile(s.names, runs * n_years),
+        "scenario": np.repeat(scenario, n_years * n_allies),
+        "seed": np.repeat(rec.seeds, n_years * n_allies),
+        "year": np.tile(np.repeat(rec.years, n_allies), runs),
+        "iso3": np.tile(rec.iso3, runs * n_years),
+        "name": np.tile(rec.names, runs * n_years),
     }
     for name in ALLY_COLUMNS:
-        a[name] = np.stack(allies[name], axis=1).reshape(-1)
-    b = {"scenario": spec.name, "seed": np.repeat(seed_col, n_years), "year": np.tile(years, runs)}
+        a[name] = rec.allies[name].reshape(-1)
+    b = {
+        "scenario": np.repeat(scenario, n_years),
+        "seed": np.repeat(rec.seeds, n_years),
+        "year": np.tile(rec.years, runs),
+    }
     for name in ALLIANCE_COLUMNS:
-        values = np.stack(alliance[name], axis=1).reshape(-1)
+        values = rec.alliance[name].reshape(-1)
         b[name] = values.astype("int64") if name.startswith("allies_ge") else values
     return pd.DataFrame(a, columns=list(ALLIES_TABLE)), pd.DataFrame(
         b, columns=list(ALLIANCE_TABLE)

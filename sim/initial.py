@@ -18,6 +18,7 @@ from sim.mechanisms.targets import apportion_targets, fulfilment, initial_stock
 from sim.mechanisms.threat import threat_proximity
 from sim.parameters import (
     CATEGORIES,
+    PARAMETERS,
     category_shortfalls,
     category_uplifts,
     lead_times,
@@ -136,6 +137,16 @@ def _override(values: np.ndarray, iso3: np.ndarray, scenario: Scenario, key: str
     return out
 
 
+def _own(iso3: np.ndarray, scenario: Scenario, key: str) -> np.ndarray:
+    """The scenario's per-ally value of ``key``, NaN where it gives none."""
+    return _override(np.full(len(iso3), np.nan), iso3, scenario, key)
+
+
+def _or(own: np.ndarray, default) -> np.ndarray:
+    """``own`` where given, else ``default``."""
+    return np.where(np.isnan(own), default, own)
+
+
 HAGUE_YEAR = 2025
 """The year the defence-related basket was agreed: no related spending is counted before it."""
 
@@ -166,18 +177,47 @@ def scenario_plan_points(scenario: Scenario) -> dict:
     return points
 
 
-def build_initial_state(scenario: Scenario) -> InitialState:
-    """Build the start-year state for a scenario.
+@dataclass(frozen=True)
+class ScenarioData:
+    """The parameter-free part of a start state: built once for the parameter sets of a sweep.
 
-    Args:
-        scenario: A validated scenario.
-
-    Returns:
-        The initial state. Uses no reference datum observed after the start year except GDP
-        (an exogenous path) and the 2025 core share of the six withheld allies when a run
-        starts inside 2015-2024 (see ``sim.data``).
+    Attributes are ``InitialState``'s of the same names, plus the inputs of the parameter part:
+    capital distance, land border and coast flags, public debt, documented related spending
+    (NaN where none), the scenario's own per-ally values of parameter-based fields (``own_*``,
+    NaN where it gives none) and the recession loss for each possible consolidation lag.
     """
-    p = scenario.parameters
+
+    iso3: np.ndarray
+    names: np.ndarray
+    has_forces: np.ndarray
+    is_us: np.ndarray
+    gdp: np.ndarray
+    growth: np.ndarray
+    observed_growth: np.ndarray
+    trend_growth: np.ndarray
+    core: np.ndarray
+    equipment_share: np.ndarray
+    personnel: np.ndarray
+    distance_km: np.ndarray
+    land_border: np.ndarray
+    sea_coast: np.ndarray
+    debt_pct: np.ndarray
+    related_documented: np.ndarray
+    own_shortfall: np.ndarray
+    own_personnel_goal: np.ndarray
+    own_recruit_rate: np.ndarray
+    own_fiscal_space: np.ndarray
+    recession_loss_by_lag: tuple[np.ndarray, ...]
+    rival: np.ndarray
+    cap: np.ndarray
+    pledge_core: np.ndarray
+    plan: np.ndarray
+    plan_level: np.ndarray
+    spill_ref: np.ndarray
+
+
+def scenario_data(scenario: Scenario) -> ScenarioData:
+    """The parameter-free part of a scenario's start state (data, overrides, plans)."""
     ref = load_reference(edition=scenario.data_edition)
     start = scenario.start_year
     df = initial_allies(ref, start)
@@ -195,57 +235,101 @@ def build_initial_state(scenario: Scenario) -> InitialState:
     was_observed = was_observed.reshape(len(years), len(iso3))
 
     core = _override(df["core_pct"].to_numpy(), iso3, scenario, "core_pct_start")
-    equip = _override(df["equipment_share"].to_numpy(), iso3, scenario, "equipment_share_pct", 0.01)
-    personnel = _override(df["personnel_k"].to_numpy(), iso3, scenario, "personnel_k_start")
-    goal = _override(
-        personnel * (1 + p["personnel_goal_uplift"]), iso3, scenario, "personnel_goal_k"
-    )
-    recruit = _override(np.full(len(iso3), p["recruit_rate"]), iso3, scenario, "recruit_rate")
-    gdp = df["gdp_usd_bn"].to_numpy(dtype=float)
-    related = (
-        related_start_shares(iso3, p["related_start_pct"])
-        if start >= HAGUE_YEAR
-        else np.zeros(len(iso3))
-    )
-
-    geo = ref.allies.loc[iso3]
-    proximity = threat_proximity(
-        df["distance_km"].to_numpy(),
-        p["threat_reach_km"],
-        p["threat_near_km"],
-        land_border=((geo["borders_russia"] + geo["borders_belarus"]) > 0).to_numpy(float),
-        sea_coast=((geo["baltic_sea_coast"] + geo["black_sea_coast"]) > 0).to_numpy(float),
-        border_exposure=p["threat_border_exposure"],
-        sea_exposure=p["threat_sea_exposure"],
-    )
-    space = fiscal_space(
-        df["debt_pct"].to_numpy(),
-        p["debt_threshold_pct"],
-        p["debt_ceiling_pct"],
-        p["fiscal_space_floor"],
-    )
-    space = _override(space, iso3, scenario, "fiscal_space")
-    lam = free_riding_weight(proximity, gdp / gdp.sum(), p["free_riding"])
     cap = _override(np.full(len(iso3), MAX_CORE_PCT), iso3, scenario, "sovereign_cap_pct")
     cap = np.where(has_forces, cap, 0.0)
     core = np.minimum(core, cap)
-    pledge_core = _override(
-        np.full(len(iso3), scenario.pledge.core_pct), iso3, scenario, "pledge_core_pct"
-    )
+    gdp = df["gdp_usd_bn"].to_numpy(dtype=float)
+    geo = ref.allies.loc[iso3]
+    retrench0 = scenario.path_value("us_retrenchment", start)
     plans = plan_paths(scenario_plan_points(scenario), iso3, core, start, scenario.end_year)
+    return ScenarioData(
+        iso3=iso3,
+        names=df["name"].to_numpy(),
+        has_forces=has_forces,
+        is_us=is_us,
+        gdp=gdp,
+        growth=growth,
+        observed_growth=was_observed,
+        trend_growth=trend,
+        core=core,
+        equipment_share=_override(
+            df["equipment_share"].to_numpy(), iso3, scenario, "equipment_share_pct", 0.01
+        ),
+        personnel=_override(df["personnel_k"].to_numpy(), iso3, scenario, "personnel_k_start"),
+        distance_km=df["distance_km"].to_numpy(),
+        land_border=((geo["borders_russia"] + geo["borders_belarus"]) > 0).to_numpy(float),
+        sea_coast=((geo["baltic_sea_coast"] + geo["black_sea_coast"]) > 0).to_numpy(float),
+        debt_pct=df["debt_pct"].to_numpy(),
+        related_documented=(
+            related_start_shares(iso3, np.nan) if start >= HAGUE_YEAR else np.zeros(len(iso3))
+        ),
+        own_shortfall=_own(iso3, scenario, "initial_shortfall"),
+        own_personnel_goal=_own(iso3, scenario, "personnel_goal_k"),
+        own_recruit_rate=_own(iso3, scenario, "recruit_rate"),
+        own_fiscal_space=_own(iso3, scenario, "fiscal_space"),
+        recession_loss_by_lag=tuple(
+            _lagged_recession_loss(scenario, lag)
+            for lag in range(int(PARAMETERS["consolidation_lag"].high) + 1)
+        ),
+        rival=has_rival(iso3),
+        cap=cap,
+        pledge_core=_override(
+            np.full(len(iso3), scenario.pledge.core_pct), iso3, scenario, "pledge_core_pct"
+        ),
+        plan=plans.plan,
+        plan_level=plans.level,
+        spill_ref=spill_in(core / 100 * gdp, gdp, np.where(is_us, 1 - retrench0, 1.0)),
+    )
+
+
+def build_initial_state(scenario: Scenario, data: ScenarioData | None = None) -> InitialState:
+    """Build the start-year state for a scenario.
+
+    Args:
+        scenario: A validated scenario.
+        data: ``scenario_data`` of a scenario that differs from this one in parameters only
+            (default: built from this one).
+
+    Returns:
+        The initial state. Uses no reference datum observed after the start year except GDP
+        (an exogenous path) and the 2025 core share of the six withheld allies when a run
+        starts inside 2015-2024 (see ``sim.data``).
+    """
+    d = scenario_data(scenario) if data is None else data
+    p = scenario.parameters
+    iso3, has_forces, gdp, core = d.iso3, d.has_forces, d.gdp, d.core
+    start = scenario.start_year
+    goal = _or(d.own_personnel_goal, d.personnel * (1 + p["personnel_goal_uplift"]))
+    recruit = _or(d.own_recruit_rate, np.full(len(iso3), float(p["recruit_rate"])))
+    related = _or(d.related_documented, p["related_start_pct"])
+    proximity = threat_proximity(
+        d.distance_km,
+        p["threat_reach_km"],
+        p["threat_near_km"],
+        land_border=d.land_border,
+        sea_coast=d.sea_coast,
+        border_exposure=p["threat_border_exposure"],
+        sea_exposure=p["threat_sea_exposure"],
+    )
+    space = _or(
+        d.own_fiscal_space,
+        fiscal_space(
+            d.debt_pct, p["debt_threshold_pct"], p["debt_ceiling_pct"], p["fiscal_space_floor"]
+        ),
+    )
+    lam = free_riding_weight(proximity, gdp / gdp.sum(), p["free_riding"])
 
     # Capability: the alliance requirement is what start-year equipment spending would sustain
     # in steady state (E / depreciation), divided by (1 - the category's shortfall); apportioned
     # by GDP. Categories differ in their shortfall and in their uplift (``category_uplifts``).
     shares = np.array(requirement_shares(p))
+    equip = d.equipment_share
     equipment_spend = np.where(has_forces, core / 100 * gdp * equip, 0.0)
     steady = equipment_spend.sum() / max(p["depreciation_rate"], 1e-3)
     requirement = shares * steady / (1 - np.array(category_shortfalls(p, p["initial_shortfall"])))
     old_targets = apportion_targets(requirement, gdp, has_forces)
-    mean_shortfall = _override(
-        np.full(len(iso3), p["initial_shortfall"]), iso3, scenario, "initial_shortfall"
-    )
-    shortfall = np.array([category_shortfalls(p, g) for g in mean_shortfall])
+    mean_shortfall = _or(d.own_shortfall, p["initial_shortfall"])
+    shortfall = np.stack(category_shortfalls(p, mean_shortfall), axis=-1)
     stock = initial_stock(old_targets, shortfall)
     uplift = np.array(category_uplifts(p))
     adoption = scenario.targets_adoption_year
@@ -258,43 +342,38 @@ def build_initial_state(scenario: Scenario) -> InitialState:
     for c, lead in enumerate(leads):
         pipeline[:, c, :lead] = flow[:, [c]]
     capacity = (1 + p["capacity_headroom"]) * flow.sum(axis=0)
-
-    threat_ref = p["threat_scale"] * scenario.path_value("threat", start - 1)
-    retrench0 = scenario.path_value("us_retrenchment", start)
-    commitment = np.where(is_us, 1 - retrench0, 1.0)
-    spill = spill_in(core / 100 * gdp, gdp, commitment)
     _, overall_old = fulfilment(stock, old_targets)
     return InitialState(
         iso3=iso3,
-        names=df["name"].to_numpy(),
+        names=d.names,
         has_forces=has_forces,
-        is_us=is_us,
+        is_us=d.is_us,
         gdp=gdp,
-        growth=growth,
-        observed_growth=was_observed,
-        trend_growth=trend,
-        recession_loss=_lagged_recession_loss(scenario, int(p["consolidation_lag"])),
+        growth=d.growth,
+        observed_growth=d.observed_growth,
+        trend_growth=d.trend_growth,
+        recession_loss=d.recession_loss_by_lag[int(p["consolidation_lag"])],
         core=core,
         related=related,
         equipment_share=equip,
-        personnel=personnel,
+        personnel=d.personnel,
         personnel_goal=goal,
         recruit_rate=recruit,
         proximity=proximity,
-        rival=has_rival(iso3),
+        rival=d.rival,
         fiscal_space=space,
         free_riding=lam,
-        cap=cap,
-        pledge_core=pledge_core,
-        plan=plans.plan,
-        plan_level=plans.level,
+        cap=d.cap,
+        pledge_core=d.pledge_core,
+        plan=d.plan,
+        plan_level=d.plan_level,
         uplift=uplift,
         targets=targets,
         stock=stock,
         pipeline=pipeline,
         capacity=capacity,
         shortfall_ref=1 - overall_old,
-        threat_ref=threat_ref,
-        spill_ref=spill,
+        threat_ref=p["threat_scale"] * scenario.path_value("threat", start - 1),
+        spill_ref=d.spill_ref,
         mean_burden_ref=float(core[has_forces].mean()),
     )

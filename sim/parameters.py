@@ -15,6 +15,8 @@ from importlib.resources import files
 from pathlib import Path
 from types import MappingProxyType
 
+import numpy as np
+
 CATEGORIES: tuple[str, ...] = (
     "air_missile_defence",
     "long_range_strike",
@@ -346,12 +348,13 @@ DEFAULTS: MappingProxyType[str, float] = MappingProxyType(
 """Default value of every parameter."""
 
 
-_ORDERED = (("debt_threshold_pct", "debt_ceiling_pct"), ("threat_near_km", "threat_reach_km"))
+ORDERED = (("debt_threshold_pct", "debt_ceiling_pct"), ("threat_near_km", "threat_reach_km"))
+"""Pairs of parameters whose first must stay below the second."""
 
 
 def check_parameter_set(params: dict[str, float]) -> tuple[str, str] | None:
     """Return (name, problem) for the first inconsistency between parameters, or None."""
-    for low, high in _ORDERED:
+    for low, high in ORDERED:
         if params[low] >= params[high]:
             return high, f"{params[high]:g} must exceed {low} ({params[low]:g})"
     return None
@@ -362,21 +365,36 @@ def lead_times(params: dict[str, float]) -> tuple[int, ...]:
     return tuple(int(params[f"lead_time_{c}"]) for c in CATEGORIES)
 
 
+def _added(values: list):
+    """The values added in order.
+
+    Python's ``sum`` compensates rounding for floats (3.12+) but not for arrays, so a run with
+    its own parameter array would get a different last digit than the same parameter as a float.
+    """
+    total = values[0]
+    for value in values[1:]:
+        total = total + value
+    return total
+
+
 def requirement_shares(params: dict[str, float]) -> tuple[float, ...]:
     """Requirement weights of the categories, normalised to sum to 1, in ``CATEGORIES`` order."""
     raw = [params[f"requirement_share_{c}"] for c in CATEGORIES]
-    total = sum(raw)
+    total = _added(raw)
     return tuple(w / total for w in raw)
 
 
-def _weighted(params: dict[str, float], prefix: str, mean: float, cap: float) -> tuple[float, ...]:
-    """Per-category values from relative weights, scaled to a requirement-weighted mean."""
+def _weighted(params: dict[str, float], prefix: str, mean, cap: float) -> tuple:
+    """Per-category values from relative weights, scaled to a requirement-weighted mean.
+
+    ``mean`` may be an array (one value per ally): each category's value is then an array.
+    """
     shares = requirement_shares(params)
     weights = [params[f"{prefix}_{c}"] for c in CATEGORIES]
-    norm = sum(s * w for s, w in zip(shares, weights, strict=True))
+    norm = _added([s * w for s, w in zip(shares, weights, strict=True)])
     if norm <= 0:
         return tuple(mean for _ in CATEGORIES)
-    return tuple(min(cap, mean * w / norm) for w in weights)
+    return tuple(np.minimum(cap, mean * w / norm) for w in weights)
 
 
 def category_uplifts(params: dict[str, float]) -> tuple[float, ...]:
@@ -392,10 +410,11 @@ def category_uplifts(params: dict[str, float]) -> tuple[float, ...]:
     return _weighted(params, "uplift_weight", params["target_uplift"], math.inf)
 
 
-def category_shortfalls(params: dict[str, float], mean: float) -> tuple[float, ...]:
+def category_shortfalls(params: dict[str, float], mean) -> tuple:
     """Start-year shortfall of each category against the old targets, in ``CATEGORIES`` order.
 
     g_c = min(0.9, g * v_c / sum_k s_k v_k), with g the mean shortfall (``initial_shortfall``
-    or an ally's own value) and v_c the category's relative weight.
+    or an ally's own value; an array gives one array per category) and v_c the category's
+    relative weight.
     """
     return _weighted(params, "shortfall_weight", mean, 0.9)

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-import platform
-import subprocess
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import pandas as pd
@@ -15,21 +12,9 @@ import pandas as pd
 from sim.columns import ALLIANCE_COLUMNS, ALLIANCE_TABLE, ALLIES_TABLE
 from sim.initial import build_initial_state
 from sim.model import AllianceModel
+from sim.provenance import git_commit, versions
 from sim.scenario import Scenario, load_scenario
 from sim.store import atomic_write
-
-_PACKAGES = (
-    "alliance-sim",
-    "mesa",
-    "numpy",
-    "scipy",
-    "pandas",
-    "pyarrow",
-    "networkx",
-    "duckdb",
-    "dask",
-    "distributed",
-)
 
 
 @dataclass(frozen=True)
@@ -117,32 +102,6 @@ def plan_vs_forecast(
         k = year - scenario.start_year - 1
         out[f"plan_{year}"] = s.plan[k][s.has_forces]
         out[f"core_{year}"] = core[year].reindex(out["iso3"]).to_numpy()
-    return out
-
-
-def git_commit() -> str | None:
-    """The source tree's git commit (with "-dirty" if it has changes), or None."""
-    here = Path(__file__).resolve().parent
-    try:
-        sha = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain"], cwd=here, capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return f"{sha}-dirty" if dirty else sha
-
-
-def versions() -> dict[str, str | None]:
-    """Versions of Python and the packages a run depends on."""
-    out: dict[str, str | None] = {"python": platform.python_version()}
-    for pkg in _PACKAGES:
-        try:
-            out[pkg] = version(pkg)
-        except PackageNotFoundError:
-            out[pkg] = None
     return out
 
 

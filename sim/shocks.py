@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -34,8 +34,17 @@ def draw_shocks(rng: np.random.Generator, n_years: int, n_allies: int) -> Shocks
     Returns:
         The run's shocks.
     """
-    z = rng.standard_normal((n_years, 1 + 2 * n_allies))
-    return Shocks(threat=z[:, 0], spending=z[:, 1 : 1 + n_allies], gdp=z[:, 1 + n_allies :])
+    return _split(_draws(rng, n_years, n_allies), n_allies)
+
+
+def _draws(rng: np.random.Generator, n_years: int, n_allies: int) -> np.ndarray:
+    """Every draw of one run: years x (threat, spending per ally, GDP per ally)."""
+    return rng.standard_normal((n_years, 1 + 2 * n_allies))
+
+
+def _split(z: np.ndarray, n_allies: int) -> Shocks:
+    """The shocks in draws laid out as ``_draws``' (with any leading axes)."""
+    return Shocks(threat=z[..., 0], spending=z[..., 1 : 1 + n_allies], gdp=z[..., 1 + n_allies :])
 
 
 def stack_shocks(seeds: Sequence[int], n_years: int, n_allies: int) -> Shocks:
@@ -43,5 +52,5 @@ def stack_shocks(seeds: Sequence[int], n_years: int, n_allies: int) -> Shocks:
 
     Run r sees exactly the numbers ``AllianceModel(rng=seeds[r])`` draws.
     """
-    runs = [draw_shocks(np.random.default_rng(seed), n_years, n_allies) for seed in seeds]
-    return Shocks(*(np.stack([getattr(r, f.name) for r in runs]) for f in fields(Shocks)))
+    z = np.stack([_draws(np.random.default_rng(seed), n_years, n_allies) for seed in seeds])
+    return _split(z, n_allies)

@@ -85,11 +85,16 @@ class BatchStore:
 
     Args:
         root: The batch directory.
+        tables: Its tables, ``runs`` last (default: those its manifest names, else ``TABLES``).
     """
 
-    def __init__(self, root: str | Path):
+    def __init__(self, root: str | Path, tables: tuple[str, ...] | None = None):
         """Point at ``root`` (nothing is created until something is written)."""
         self.root = Path(root)
+        if tables is None:
+            manifest = self.read_manifest()
+            tables = tuple(manifest.get("tables", TABLES)) if manifest else TABLES
+        self.tables = tables
 
     def check_writable(self) -> None:
         """Create the directory and prove it is writable, or raise ``StoreError``."""
@@ -130,7 +135,7 @@ class BatchStore:
 
     def write_chunk(self, chunk: str, parts: dict[str, bytes | None]) -> None:
         """Write a chunk's tables (from ``encode``), ``runs`` last, each atomically."""
-        for name in TABLES:
+        for name in self.tables:
             data = parts[name]
             if data is not None:
                 atomic_write(self.root / name / part_name(chunk), lambda tmp, d=data: _put(tmp, d))
@@ -140,7 +145,7 @@ class BatchStore:
         for path in self.root.glob("*.tmp"):  # a manifest write cut off by kill -9
             path.unlink()
         done = self.done_chunks()
-        for name in TABLES:
+        for name in self.tables:
             folder = self.root / name
             if not folder.is_dir():
                 continue
@@ -163,9 +168,9 @@ class BatchStore:
         return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
 
     def connect(self) -> duckdb.DuckDBPyConnection:
-        """An in-memory DuckDB connection with views ``allies``, ``alliance`` and ``runs``."""
+        """An in-memory DuckDB connection with a view per table (a batch's: ``allies``...)."""
         con = duckdb.connect()
-        for table in TABLES:
+        for table in self.tables:
             files = [str(f) for f in self.files(table)]
             if not files:
                 raise StoreError(f"{self.root}: no finished runs (is it a batch directory?)")

@@ -1,15 +1,18 @@
-"""Sensitivity sweeps: an experiment's design points run as a batch, then outputs and indices.
+"""Sensitivity sweeps: an experiment's design points run, then outputs and indices.
 
 Each design point is the experiment's scenario with the point's parameters, named
-``<experiment>/<sample>``; the batch layer runs ``replications`` runs of every point with the
-ensemble engine (seeds spawned per point, then per replication), on any executor, into its
-Parquet store, and resumes an interrupted sweep exactly. Outputs are read back from the store
-with DuckDB and matched to design points by sample index.
+``<experiment>/<sample>``. By default only what the experiment reads is kept: tasks mix design
+points (one parameter set per run, ``sim.sweep_runs``) and reduce each run to its outputs in
+the worker. With ``keep="tables"`` the batch layer runs every point as a scenario and stores
+its full tables. Either way seeds are spawned per point, then per replication (the same runs,
+the same numbers), on any executor, and an interrupted sweep resumes exactly. Outputs are read
+back from the store with DuckDB and matched to design points by sample index.
 
 Files in the sweep's folder:
     experiment.toml   the spec as run
     samples.parquet   one row per design point (``sample`` and the varied parameters)
-    runs/             the batch store (allies, alliance, runs; manifest.json, spec.json)
+    runs/             the store: outputs, series, runs (``--keep tables``: a batch's allies,
+                      alliance, runs and spec.json); manifest.json records which
     outputs.parquet   per design point and output: mean, sd, min, max over replications
     series.parquet    per design point and year: the replication mean of each series column
     indices.csv       sensitivity indices (Sobol and Morris designs)
@@ -29,9 +32,11 @@ from sim.batch import run_batch
 from sim.designs import analyse, sample
 from sim.discovery import DiscoveryResult, discover
 from sim.experiment import Experiment, ExperimentError
+from sim.parameters import ORDERED, check_parameter_set
 from sim.scenario import Scenario, ScenarioError
-from sim.store import BatchStore, atomic_write
+from sim.store import BatchStore, StoreError, atomic_write
 from sim.sweep_report import write_report
+from sim.sweep_runs import KEEP, run_points
 
 
 class SweepError(Exception):
@@ -85,6 +90,24 @@ def design(experiment: Experiment) -> pd.DataFrame:
     )
 
 
+def check_points(experiment: Experiment, samples: pd.DataFrame) -> None:
+    """Check every design point against the constraints between parameters.
+
+    The same check as ``point_scenarios`` (ranges are the experiment's, checked when it was
+    loaded), without building a scenario per point.
+
+    Raises:
+        ExperimentError: A point breaks a constraint.
+    """
+    paired = sorted({name for pair in ORDERED for name in pair} & set(samples.columns))
+    if not paired:
+        return
+    base = dict(experiment.scenario.parameters)
+    for i, row in enumerate(samples[paired].to_dict("records")):
+        if check_parameter_set(base | row):
+            point_scenarios(experiment, samples.iloc[[i]])  # raises, naming the point's problem
+
+
 def point_scenarios(experiment: Experiment, samples: pd.DataFrame) -> list[Scenario]:
     """One scenario per design point.
 
@@ -110,6 +133,8 @@ def run_sweep(
     scheduler: str | None = None,
     resume: bool = False,
     progress: bool | None = None,
+    keep: str = "outputs",
+    chunk_runs: int | None = None,
 ) -> SweepResult:
     """Run an experiment and write its samples, outputs and indices.
 
@@ -121,6 +146,10 @@ def run_sweep(
         scheduler: Address of a Dask scheduler.
         resume: Complete the sweep already in ``out``.
         progress: Show a progress bar (default: when on a terminal).
+        keep: ``outputs`` (default): each run's outputs and each point's series, reduced in the
+            worker (``sim.sweep_runs``); ``tables``: every run's full tables, as a batch.
+        chunk_runs: Runs per task, whole design points (default ``sim.sweep_runs.CHUNK_RUNS``;
+            with ``keep="tables"`` a task is one point's replications).
 
     Returns:
         The sweep's tables.
@@ -130,22 +159,32 @@ def run_sweep(
         StoreError, BatchError, ExecutorError: As for ``run_batch``.
         BatchInterrupted, KeyboardInterrupt: Finished points are saved; ``resume`` completes.
     """
+    if keep not in KEEP:
+        raise ExperimentError(experiment.source, "", f"--keep {keep!r}: expected one of {KEEP}")
     out = Path(out) if out is not None else Path("results") / f"sweep-{experiment.name}"
     samples = design(experiment)
-    scenarios = point_scenarios(experiment, samples)
-    run_batch(
-        scenarios,
-        experiment.replications,
-        experiment.seed,
-        engine="ensemble",
-        executor=executor,
-        workers=workers,
-        scheduler=scheduler,
-        out=out / "runs",
-        resume=resume,
-        chunk_size=experiment.replications,
-        progress=progress,
-    )
+    old = BatchStore(out / "runs").read_manifest()
+    stored = None if old is None else old.get("keep", "tables")
+    if stored not in (None, keep):
+        raise StoreError(f"--keep {keep}: {out} holds a sweep run with --keep {stored}")
+    execution = {"executor": executor, "workers": workers, "scheduler": scheduler}
+    execution["resume"] = resume
+    if keep == "outputs":
+        check_points(experiment, samples)
+        run_points(
+            experiment, samples, out / "runs", progress=progress, chunk_runs=chunk_runs, **execution
+        )
+    else:
+        run_batch(
+            point_scenarios(experiment, samples),
+            experiment.replications,
+            experiment.seed,
+            engine="ensemble",
+            out=out / "runs",
+            chunk_size=experiment.replications,
+            progress=progress,
+            **execution,
+        )
     atomic_write(out / "experiment.toml", lambda tmp: shutil.copyfile(experiment.source, tmp))
     return analyse_sweep(experiment, out, samples)
 
@@ -222,18 +261,27 @@ def _sample_index(names: pd.Series) -> pd.Series:
 
 def read_outputs(experiment: Experiment, store: BatchStore) -> pd.DataFrame:
     """Each output's replication statistics per design point (successful runs only)."""
+    outputs_only = "outputs" in store.tables
     frames = []
     for o in experiment.outputs:
-        where = f"year = {o.year}" + (f" AND iso3 = '{o.ally}'" if o.ally else "")
-        frame = store.query(
-            f"SELECT scenario, avg({o.column}) AS mean, stddev_samp({o.column}) AS sd, "
-            f"min({o.column}) AS min, max({o.column}) AS max, count(*) AS runs "
-            f"FROM {o.table} WHERE {where} GROUP BY scenario"
-        )  # names, columns and ally codes are checked against fixed lists by load_experiment
+        # names, columns and ally codes are checked against fixed lists by load_experiment
+        value = o.name if outputs_only else o.column
+        stats = (
+            f"avg({value}) AS mean, stddev_samp({value}) AS sd, min({value}) AS min, "
+            f"max({value}) AS max, count(*) AS runs"
+        )
+        if outputs_only:
+            frame = store.query(f"SELECT sample, {stats} FROM outputs GROUP BY sample")
+        else:
+            where = f"year = {o.year}" + (f" AND iso3 = '{o.ally}'" if o.ally else "")
+            frame = store.query(
+                f"SELECT scenario, {stats} FROM {o.table} WHERE {where} GROUP BY scenario"
+            )
+            frame.insert(0, "sample", _sample_index(frame.pop("scenario")))
         frame.insert(0, "output", o.name)
         frames.append(frame)
     table = pd.concat(frames, ignore_index=True)
-    table.insert(0, "sample", _sample_index(table.pop("scenario")))
+    table.insert(0, "sample", table.pop("sample").astype("int64"))
     return table.sort_values(["output", "sample"], kind="stable").reset_index(drop=True)
 
 
@@ -241,9 +289,13 @@ def read_series(experiment: Experiment, store: BatchStore) -> pd.DataFrame:
     """Replication mean of each series column per design point and year."""
     if not experiment.series:
         return pd.DataFrame({"sample": pd.Series(dtype="int64"), "year": pd.Series(dtype="int64")})
-    means = ", ".join(f"avg({c}) AS {c}" for c in experiment.series)
-    table = store.query(f"SELECT scenario, year, {means} FROM alliance GROUP BY scenario, year")
-    table.insert(0, "sample", _sample_index(table.pop("scenario")))
+    columns = ", ".join(experiment.series)
+    if "series" in store.tables:
+        table = store.query(f"SELECT sample, year, {columns} FROM series")
+    else:
+        means = ", ".join(f"avg({c}) AS {c}" for c in experiment.series)
+        table = store.query(f"SELECT scenario, year, {means} FROM alliance GROUP BY scenario, year")
+        table.insert(0, "sample", _sample_index(table.pop("scenario")))
     return table.sort_values(["sample", "year"]).reset_index(drop=True)
 
 

@@ -1,5 +1,7 @@
 """The ensemble engine reproduces the Mesa model run for run."""
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -7,7 +9,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from strategies import parameter_sets
 
-from sim.ensemble import run_ensemble
+from sim.ensemble import point_tables, run_ensemble, simulate_points
 from sim.parameters import check_parameter_set
 from sim.run import run_scenario
 from sim.scenario import list_scenarios, load_scenario
@@ -91,3 +93,51 @@ def test_parameters_and_bad_input():
         run_ensemble("hague-2035", [])
     with pytest.raises(Exception, match="threat_response_pp"):
         run_ensemble("hague-2035", [1], threat_response_pp=-1.0)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    name=st.sampled_from([*NAMED, "adversary"]),
+    sets=st.lists(parameter_sets(max_size=12), min_size=2, max_size=4),
+    replications=st.integers(1, 3),
+    data=st.data(),
+)
+def test_a_mixed_chunk_gives_exactly_each_points_own_rows(
+    scenarios, name, sets, replications, data
+):
+    """Runs of several parameter sets advanced together: the same numbers, bit for bit, as each
+    set run alone; and one of them agrees with the Mesa model."""
+    base = scenarios[name]
+    for params in sets:
+        assume(check_parameter_set(dict(base.parameters) | params) is None)
+    points = [
+        replace(base.with_parameters(**params), name=f"{name}/{i}") for i, params in enumerate(sets)
+    ]
+    seeds = [
+        data.draw(
+            st.lists(
+                st.integers(0, 2**63 - 1), min_size=replications, max_size=replications, unique=True
+            )
+        )
+        for _ in points
+    ]
+    allies, alliance = point_tables(points, seeds)
+    alone = [
+        run_ensemble(point, point_seeds) for point, point_seeds in zip(points, seeds, strict=True)
+    ]
+    for got, name_of in ((allies, "allies"), (alliance, "alliance")):
+        expected = pd.concat(
+            [getattr(r, name_of).assign(scenario=r.scenario.name) for r in alone],
+            ignore_index=True,
+        )
+        pd.testing.assert_frame_equal(got, expected, check_exact=True)
+    last = points[-1]
+    mesa = run_scenario(last, seeds[-1][0])
+    mixed = alliance[(alliance["scenario"] == last.name) & (alliance["seed"] == seeds[-1][0])]
+    _assert_same(mesa.alliance, mixed.reset_index(drop=True))
+
+
+def test_points_must_differ_in_parameters_only(scenarios):
+    other = replace(scenarios["hague-2035"], end_year=2030)
+    with pytest.raises(ValueError, match="more than parameters"):
+        simulate_points([scenarios["hague-2035"], other], [[1], [2]])

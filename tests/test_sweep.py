@@ -1,3 +1,4 @@
+import io
 import os
 import signal
 import subprocess
@@ -8,10 +9,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from sim.batch import point_seeds, run_seeds
 from sim.cli import main
-from sim.experiment import load_experiment
-from sim.store import BatchStore
-from sim.sweep import SweepError, analyse_sweep, point_name, run_sweep
+from sim.ensemble import run_ensemble
+from sim.experiment import ExperimentError, load_experiment
+from sim.store import BatchStore, StoreError
+from sim.sweep import SweepError, analyse_sweep, point_scenarios, run_sweep
+from sim.sweep_runs import plan_point_chunks, run_points_chunk
 
 SPEC = """
 description = "test sweep"
@@ -66,18 +70,66 @@ def test_sweep_writes_samples_outputs_series_and_indices(small):
 
 
 def test_outputs_are_the_replication_means_of_each_design_point(small):
-    """Matched by sample index: point i's runs carry its parameters and give its output."""
-    store = BatchStore(small.out / "runs")
+    """Matched by sample index: point i's runs carry its parameters and seeds, and give its
+    output (checked against the point run alone, with the batch's seeds)."""
     i = 7
-    runs = store.query(
-        f"SELECT personnel_k FROM allies WHERE scenario = '{point_name(small.experiment, i)}' "
-        "AND iso3 = 'DEU' AND year = 2035"
-    )
-    assert len(runs) == 2
-    assert small.output("germany_personnel_k_2035")[i] == pytest.approx(runs["personnel_k"].mean())
-    spec = store.read_manifest()["spec"]
-    assert spec["scenarios"][i] == "screen/00007" and spec["replications"] == 2
+    point = point_scenarios(small.experiment, small.samples.loc[[i]])[0]
+    seeds = [seed for seed, _ in run_seeds(5, i + 1, 2)[i]]
+    alone = run_ensemble(point, seeds).allies
+    deu = alone[(alone["iso3"] == "DEU") & (alone["year"] == 2035)]["personnel_k"]
+    assert small.output("germany_personnel_k_2035")[i] == deu.mean()
+    store = BatchStore(small.out / "runs")
+    runs = store.query(f"SELECT seed FROM runs WHERE sample = {i} ORDER BY replication")
+    assert runs["seed"].tolist() == seeds
+    manifest = store.read_manifest()
+    assert manifest["keep"] == "outputs" and manifest["spec"]["replications"] == 2
     assert small.outputs.groupby("output")["runs"].min().min() == 2
+
+
+def test_keeping_full_tables_gives_the_same_numbers(small, tmp_path):
+    """--keep tables stores every run's tables (a batch per point) and reads the same outputs,
+    series and indices from them."""
+    tables = run_sweep(small.experiment, tmp_path / "tables", executor="serial", keep="tables")
+    pd.testing.assert_frame_equal(tables.outputs, small.outputs)
+    pd.testing.assert_frame_equal(tables.series, small.series)
+    pd.testing.assert_frame_equal(tables.indices, small.indices)
+    store = BatchStore(tables.out / "runs")
+    assert store.read_manifest()["spec"]["scenarios"][7] == "screen/00007"
+    deu = store.query("SELECT count(*) AS n FROM allies WHERE iso3 = 'DEU'")["n"].item()
+    assert deu == len(small.samples) * 2 * 11
+    with pytest.raises(StoreError, match=r"--keep outputs: .* --keep tables"):
+        run_sweep(small.experiment, tmp_path / "tables", executor="serial", resume=True)
+
+
+def test_a_point_whose_runs_fail_is_recorded_not_lost(small, monkeypatch):
+    """A chunk that raises is retried run by run: the failing runs are listed with their error,
+    the others keep their outputs."""
+    import sim.sweep_runs
+
+    real = sim.sweep_runs.simulate_points
+
+    def fail_for_seed(points, seeds, *args):
+        if any(bad_seed in s for s in seeds):
+            raise RuntimeError("boom")
+        return real(points, seeds, *args)
+
+    chunk = plan_point_chunks(small.experiment, small.samples)[0]
+    bad_seed = point_seeds(5, chunk.samples[1], 2)[0][0]
+    monkeypatch.setattr(sim.sweep_runs, "simulate_points", fail_for_seed)
+    parts, failed = run_points_chunk(chunk)
+    assert failed == 1
+    runs = pd.read_parquet(io.BytesIO(parts["runs"]))
+    bad = runs[runs["status"] == "failed"]
+    assert bad["seed"].tolist() == [bad_seed] and bad["error"].tolist() == ["RuntimeError: boom"]
+    outputs = pd.read_parquet(io.BytesIO(parts["outputs"]))
+    failed_run = (outputs["sample"] == chunk.samples[1]) & (outputs["replication"] == 0)
+    assert len(outputs) == chunk.size - 1 and not failed_run.any()
+    monkeypatch.setattr(sim.sweep_runs, "simulate_points", real)
+    whole = pd.read_parquet(io.BytesIO(run_points_chunk(chunk)[0]["outputs"]))
+    lost = (whole["sample"] == chunk.samples[1]) & (whole["replication"] == 0)
+    pd.testing.assert_frame_equal(
+        outputs.reset_index(drop=True), whole[~lost].reset_index(drop=True)
+    )
 
 
 def test_same_spec_same_numbers_whatever_the_executor(small, tmp_path):
@@ -97,7 +149,7 @@ def test_a_killed_sweep_resumes_to_the_same_indices(tmp_path):
     spec = _spec(tmp_path, samples=40, replications=4)  # 160 points: still running when killed
     out = tmp_path / "killed"
     proc = subprocess.Popen(
-        _cmd(spec, out),
+        _cmd(spec, out, "--chunk-size", "8"),
         start_new_session=True,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -110,6 +162,10 @@ def test_a_killed_sweep_resumes_to_the_same_indices(tmp_path):
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     assert not (out / "indices.csv").exists()
+    other = subprocess.run(
+        _cmd(spec, out, "--resume", "--chunk-size", "9"), capture_output=True, text=True
+    )
+    assert other.returncode == 2 and "--chunk-size" in other.stderr  # chunks would overlap
     resumed = subprocess.run(_cmd(spec, out, "--resume"), capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
     whole = run_sweep(load_experiment(spec), tmp_path / "whole", executor="serial")
@@ -154,3 +210,15 @@ def test_a_discovery_threshold_that_explains_nothing_exits_2_and_resume_complete
     spec.write_text(text.replace("below = 100", f"below = {split}"))
     assert main([*args, "--resume"]) == 0  # the runs were kept; only the analysis is redone
     assert (tmp_path / "out" / "prim_box.csv").is_file()
+
+
+@pytest.mark.parametrize("keep", ["outputs", "tables"])
+def test_a_design_point_that_breaks_a_constraint_is_refused_before_any_run(tmp_path, keep):
+    path = tmp_path / "bad.toml"
+    text = SPEC.format(samples=3, replications=1).replace(
+        "recruit_rate = {", "debt_threshold_pct = { range = [100.0, 200.0] }\nrecruit_rate = {"
+    )  # the default debt ceiling is 150% of GDP
+    path.write_text(text)
+    with pytest.raises(ExperimentError, match="150 must exceed debt_threshold_pct"):
+        run_sweep(load_experiment(path), tmp_path / "out", executor="serial", keep=keep)
+    assert not (tmp_path / "out" / "runs").exists()

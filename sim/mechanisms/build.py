@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.arrays import sum_last
+
 
 def allocate_orders(budget, position, targets, profile, focus):
     """Split the equipment budget across the capability categories by their shortfall.
@@ -26,4 +28,4 @@ def allocate_orders(budget, position, targets, profile, focus):
     """
     gap = np.where(targets > 0, 1.0 - position / np.where(targets > 0, targets, 1.0), 0.0)
     weights = profile * (1.0 + focus * np.maximum(0.0, gap))
-    return np.asarray(budget)[..., None] * weights / weights.sum(axis=-1, keepdims=True)
+    return np.asarray(budget)[..., None] * weights / sum_last(weights)[..., None]

@@ -23,10 +23,11 @@ def advance_pipeline(pipeline, orders, lead_times):
         (due this year, new pipeline).
     """
     due = pipeline[..., 0]
-    shifted = np.zeros_like(pipeline)
+    shifted = np.empty_like(pipeline)
     shifted[..., :-1] = pipeline[..., 1:]
-    cats = np.arange(len(lead_times))
-    shifted[..., cats, np.asarray(lead_times) - 1] += orders
+    shifted[..., -1] = 0.0
+    for c, lead in enumerate(lead_times):
+        shifted[..., c, lead - 1] += orders[..., c]
     return due, shifted
 
 

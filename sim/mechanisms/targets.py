@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.arrays import sum_last
+
 
 def apportion_targets(requirement, gdp, counted):
     """Each ally's capability targets: its fair share (by GDP) of the alliance requirement.
@@ -59,8 +61,8 @@ def fulfilment(stock, targets):
     """
     met = np.minimum(stock, targets)
     per_cat = np.where(targets > 0, met / np.where(targets > 0, targets, 1.0), 1.0)
-    total = targets.sum(axis=-1)
-    overall = np.where(total > 0, met.sum(axis=-1) / np.where(total > 0, total, 1.0), 1.0)
+    total = sum_last(targets)
+    overall = np.where(total > 0, sum_last(met) / np.where(total > 0, total, 1.0), 1.0)
     return per_cat, overall
 
 
