@@ -438,8 +438,10 @@ def run_batch(
         raise StoreError(f"--out {store.root}: holds this batch already (--resume completes it)")
     store.check_writable()
     chunks = plan_chunks(spec)
-    with open_executor("dask" if scheduler else executor, workers, scheduler) as pool:
+    with store.lock(), open_executor("dask" if scheduler else executor, workers, scheduler) as pool:
+        store.check_unchanged(old)
         store.remove_unfinished()
+        store.verify_chunks({c.id: c.size for c in chunks})
         done = store.done_chunks()
         manifest = _manifest(spec, store, chunks, executor="dask" if scheduler else executor)
         store.write_spec(spec.to_dict())

@@ -13,6 +13,7 @@ read (``sim.parameters``).
 from __future__ import annotations
 
 import multiprocessing
+import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from functools import partial
 from pathlib import Path
 
 from sim.data import DEFAULT_EDITION, check_edition
+from sim.executors import worker_init
 from sim.parameters import PARAMETERS, PRIORS, calibration_file
 from sim.store import atomic_write
 from sim.validation import SEED, TEST, TRAIN, hindcast, hindcast_metrics, train_error_rmse
@@ -148,7 +150,14 @@ def calibrate(
     from scipy.optimize import differential_evolution  # 0.3 s to import: only when fitting
 
     context = multiprocessing.get_context("forkserver")
-    with ProcessPoolExecutor(workers, mp_context=context) if workers > 1 else _Serial() as pool:
+    pool = (
+        ProcessPoolExecutor(
+            workers, mp_context=context, initializer=worker_init, initargs=(os.getpid(),)
+        )
+        if workers > 1
+        else _Serial()
+    )
+    with pool:
         result = differential_evolution(
             objective,
             bounds,

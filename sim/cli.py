@@ -26,9 +26,15 @@ from sim.batch import ENGINES, BatchError, BatchInterrupted, run_batch
 from sim.batch import format_summary as format_batch_summary
 from sim.calibration import FITTED
 from sim.data import DEFAULT_EDITION, EDITIONS
-from sim.executors import EXECUTORS, SCHEDULER_ENV, ExecutorError
+from sim.executors import EXECUTORS, SCHEDULER_ENV, ExecutorError, default_workers
 from sim.experiment import Experiment, ExperimentError, load_experiment
-from sim.parameters import PARAMETERS, calibration_file
+from sim.limits import LONG_S, LimitError, check_plan, check_workers, estimate
+from sim.parameters import (
+    PARAMETERS,
+    CalibrationFileError,
+    calibration_file,
+    check_calibration,
+)
 from sim.scenario import ScenarioError, list_scenarios, load_scenario
 from sim.store import BatchStore, StoreError
 from sim.sweep_runs import CHUNK_RUNS, KEEP
@@ -96,6 +102,8 @@ def _positive(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    if value >= 2**63:
+        raise argparse.ArgumentTypeError(f"must be at most 2**63-1, got {value}")
     return value
 
 
@@ -139,6 +147,15 @@ def _add_execution(parser: argparse.ArgumentParser, what: str, default_out: str)
     parser.add_argument("--out", type=Path, help=f"{what} folder (default {default_out})")
     parser.add_argument("--resume", action="store_true", help=f"complete the {what} in --out")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    _add_allow_long(parser)
+
+
+def _add_allow_long(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--allow-long",
+        action="store_true",
+        help=f"run a plan estimated to take over {LONG_S // 3600} h (memory and disk still bound)",
+    )
 
 
 def _executor(args: argparse.Namespace) -> str:
@@ -209,6 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     validate.add_argument("--seed", type=_seed, default=SEED, help=f"root seed (default {SEED})")
     _add_edition(validate, DEFAULT_EDITION)
+    _add_allow_long(validate)
 
     calibrate = sub.add_parser("calibrate", help=f"fit the free parameters to {span(TRAIN)}")
     calibrate.add_argument(
@@ -346,8 +364,32 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_plan(
+    args: argparse.Namespace, flag: str, runs: int, out: Path | None, **kind: object
+) -> None:
+    """Refuse, in one line, a plan this machine cannot hold (``sim.limits``).
+
+    Local workers count against memory; a cluster's (``--scheduler``) do not.
+    """
+    executor, scheduler = getattr(args, "executor", None), getattr(args, "scheduler", None)
+    workers = 1 if executor == "serial" or not hasattr(args, "workers") else args.workers
+    try:
+        if workers and not scheduler:
+            check_workers(workers)
+        workers = workers or default_workers()
+        plan = estimate(runs, workers=0 if scheduler else workers, **kind)
+        check_plan(plan, flag, workers, out, allow_long=args.allow_long)
+    except LimitError as exc:
+        raise UsageError(f"alliance {args.command}: {exc}") from None
+
+
 def _batch(args: argparse.Namespace) -> int:
     executor = _executor(args)
+    runs = len(args.scenarios) * args.replications
+    flag = f"--replications {args.replications}" + (
+        f" x {len(args.scenarios)} scenarios" if len(args.scenarios) > 1 else ""
+    )
+    _check_plan(args, flag, runs, args.out or Path("results"), engine=args.engine)
     scenarios = args.scenarios
     if args.data_edition is not None:  # the edition reaches the workers inside each Scenario
         scenarios = [load_scenario(s).with_data_edition(args.data_edition) for s in scenarios]
@@ -387,13 +429,25 @@ def _experiment(args: argparse.Namespace) -> Experiment:
 
 
 def _sweep(args: argparse.Namespace) -> int:
+    from sim.designs import design_size
     from sim.sweep import SweepError, format_sweep, run_sweep
 
     executor = _executor(args)
+    try:
+        experiment = _experiment(args)
+    except ExperimentError as exc:
+        raise UsageError(f"alliance sweep: {exc}") from None
+    points = design_size(
+        experiment.design, experiment.parameters, samples=experiment.samples,
+        levels=experiment.levels,
+    )  # fmt: skip
+    flag = f"{args.spec}: {points} design points x {experiment.replications} replications"
+    out = args.out or Path("results")
+    _check_plan(args, flag, points * experiment.replications, out, keep=args.keep)
     result, code = _resumable(
         "sweep",
         lambda: run_sweep(
-            _experiment(args),
+            experiment,
             args.out,
             executor=executor,
             workers=args.workers,
@@ -451,6 +505,8 @@ def _query(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
+    flag = f"--replications {args.replications}"
+    _check_plan(args, flag, 2 * args.replications, None, keep="none", in_memory=True)
     _check_writable(args.out, "validate")
     if args.report is not None:
         _check_writable(args.report.parent, "validate", "--report")
@@ -540,10 +596,22 @@ def _app(args: argparse.Namespace) -> int:
     return subprocess.run(command, cwd=APP.parent, env=env, check=False).returncode
 
 
+def _check_calibration() -> None:
+    """Refuse an unusable calibration file in one line; say so when there is none."""
+    try:
+        notice = check_calibration()
+    except CalibrationFileError as exc:
+        raise UsageError(f"alliance: {exc}") from None
+    if notice:
+        print(f"alliance: {notice}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``alliance`` command."""
     try:
         args = build_parser().parse_args(argv)
+        if args.command not in ("calibrate", "query"):  # those two do not read the defaults
+            _check_calibration()
         if args.command == "scenarios":
             for name, description in list_scenarios():
                 print(f"{name:22} {description}")

@@ -7,6 +7,7 @@ index, never by the order in which runs finish (SALib's Sobol analysis uses only
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -42,6 +43,16 @@ def _levels(v: Varied, levels: int) -> tuple[float, ...]:
         return v.values
     points = np.linspace(v.low, v.high, levels)
     return tuple(np.unique(np.round(points)) if v.integer else points)
+
+
+def design_size(design: str, varied: Sequence[Varied], *, samples: int, levels: int) -> int:
+    """How many points ``sample`` gives (at most, for ``oat``), without drawing them."""
+    k = len(varied)
+    if design == "grid":
+        return math.prod(len(_levels(v, levels)) for v in varied)
+    if design == "oat":
+        return 1 + sum(len(_levels(v, levels)) for v in varied)
+    return {"lhs": samples, "sobol": samples * (k + 2), "morris": samples * (k + 1)}[design]
 
 
 def sample(

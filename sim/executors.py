@@ -15,14 +15,19 @@ import multiprocessing
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
+from sim.limits import LimitError, check_workers
+
 EXECUTORS = ("serial", "processes", "dask")
 SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
 CONNECT_TIMEOUT_S = 5
+WATCH_S = 1.0
+"""How often a worker checks that its driver is alive (s)."""
 
 
 class ExecutorError(Exception):
@@ -88,9 +93,28 @@ def deferred_stop() -> Iterator[Callable[[], None]]:
             signal.signal(signum, handler)
 
 
-def _ignore_interrupt() -> None:
-    """Workers leave Ctrl-C to the driver, which stops the pool and saves what is done."""
+def worker_init(driver: int) -> None:
+    """Start a worker: leave Ctrl-C to the driver, and die with it.
+
+    The driver stops the pool and saves what is done on Ctrl-C. If it dies without doing so
+    (``kill -9``), nothing tells the workers: they would wait for work forever and keep the
+    forkserver and resource tracker alive. A daemon thread checks every second that the driver
+    is still there and ends the worker when it is not.
+
+    Args:
+        driver: The driver's process id.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def watch() -> None:
+        while True:
+            time.sleep(WATCH_S)
+            try:
+                os.kill(driver, 0)
+            except ProcessLookupError:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="driver-watch", daemon=True).start()
 
 
 def default_workers() -> int:
@@ -114,12 +138,18 @@ def open_executor(
         A ``concurrent.futures.Executor``.
 
     Raises:
-        ExecutorError: Unknown kind, bad worker count, or an unreachable scheduler.
+        ExecutorError: Unknown kind, a worker count below 1 or above ``check_workers``'s
+            limit, or an unreachable scheduler.
     """
     if kind not in EXECUTORS:
         raise ExecutorError(f"unknown executor {kind!r} (expected one of {', '.join(EXECUTORS)})")
     if workers is not None and workers < 1:
         raise ExecutorError(f"--workers must be at least 1, got {workers}")
+    if workers is not None and kind != "serial" and not scheduler:
+        try:
+            check_workers(workers)
+        except LimitError as exc:
+            raise ExecutorError(str(exc)) from None
     workers = workers or default_workers()
     if kind == "serial":
         yield SerialExecutor()
@@ -127,7 +157,9 @@ def open_executor(
         # forkserver: no fork of a threaded driver (progress bar), and workers start fast.
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["sim.batch"])
-        with ProcessPoolExecutor(workers, mp_context=context, initializer=_ignore_interrupt) as ex:
+        with ProcessPoolExecutor(
+            workers, mp_context=context, initializer=worker_init, initargs=(os.getpid(),)
+        ) as ex:
             yield ex
     else:
         with _dask_client(workers, scheduler or os.environ.get(SCHEDULER_ENV)) as client:

@@ -302,12 +302,16 @@ def read_calibration(path: Path | None = None) -> dict:
         CalibrationFileError: Invalid TOML, unknown parameter or value outside its range.
     """
     path = path or calibration_file()
-    if not path.is_file():
+    if not path.exists():
         return {}
+    if not path.is_file():
+        raise CalibrationFileError(f"{path}: not a file")
     try:
         data = tomllib.loads(path.read_text())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise CalibrationFileError(f"{path}: not valid TOML ({exc})") from exc
+    except OSError as exc:
+        raise CalibrationFileError(f"{path}: unreadable ({exc.strerror})") from exc
     for key in ("date", "command"):
         if key not in data:
             raise CalibrationFileError(f"{path}: {key}: missing (who made these values, and when)")
@@ -337,8 +341,44 @@ def _with_calibration(definitions: list[Parameter], calibration: dict) -> list[P
     ]
 
 
+def _calibration_at_import() -> tuple[dict, str | None]:
+    """The calibration the defaults take, and why the file cannot be used (None if it can)."""
+    try:
+        return read_calibration(), None
+    except CalibrationFileError as exc:
+        return {}, str(exc)
+
+
+_CALIBRATION, _CALIBRATION_PROBLEM = _calibration_at_import()
+
+
+def check_calibration() -> str | None:
+    """Whether the defaults are calibrated: raise if the calibration file cannot be used.
+
+    An invalid file is reported when parameters are used (``load_scenario``, every command but
+    ``alliance calibrate``), not when this module is imported, so ``--help`` still works.
+
+    Returns:
+        None when the defaults come from the calibration file; a one-line notice when there is
+        no file and the defaults are the uncalibrated priors.
+
+    Raises:
+        CalibrationFileError: The file exists but is not a valid calibration.
+    """
+    if _CALIBRATION_PROBLEM:
+        raise CalibrationFileError(
+            f"{_CALIBRATION_PROBLEM} (fix or delete it, or rerun `alliance calibrate`)"
+        )
+    if not _CALIBRATION:
+        return (
+            f"{calibration_file()}: not found; parameters take their uncalibrated priors "
+            "(`alliance calibrate` writes the file)"
+        )
+    return None
+
+
 PARAMETERS: MappingProxyType[str, Parameter] = MappingProxyType(
-    {p.name: p for p in _with_calibration(_DEFINITIONS, read_calibration())}
+    {p.name: p for p in _with_calibration(_DEFINITIONS, _CALIBRATION)}
 )
 """Every parameter by name, defaults calibrated where ``scenarios/calibration.toml`` says so."""
 

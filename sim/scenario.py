@@ -16,7 +16,13 @@ from types import MappingProxyType
 from typing import Any
 
 from sim.data import DEFAULT_EDITION, EDITIONS, FIRST_YEAR, LAST_YEAR, NO_FORCES, load_reference
-from sim.parameters import DEFAULTS, PARAMETERS, calibration_file, check_parameter_set
+from sim.parameters import (
+    DEFAULTS,
+    PARAMETERS,
+    calibration_file,
+    check_calibration,
+    check_parameter_set,
+)
 
 PATHS = {
     "threat": (0.0, 5.0, "threat level (1 = the 2022-25 level)"),
@@ -413,7 +419,9 @@ def load_scenario(name_or_path: str | Path, **overrides: float) -> Scenario:
 
     Raises:
         ScenarioError: Unknown scenario, unreadable file or any invalid field.
+        CalibrationFileError: ``scenarios/calibration.toml`` exists but is invalid.
     """
+    check_calibration()
     path = _resolve(name_or_path)
     src = path.name
     raw = _read_raw(path)

@@ -9,20 +9,26 @@ Layout of a batch directory::
 
 Each file is written under a temporary name and renamed into place; a chunk's ``runs`` part is
 written last, so a chunk counts as done exactly when its ``runs`` part exists. Parts of a chunk
-cut off before that are ignored by readers and rewritten on resume.
+cut off before that are ignored by readers and rewritten on resume, and so are done chunks whose
+parts turn out unreadable or inconsistent (``verify_chunks``). A command that writes holds
+``.lock`` (``lock``); queries are read-only and see only the batch's own finished parts.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 TABLES = ("allies", "alliance", "runs")
@@ -31,6 +37,12 @@ MANIFEST = "manifest.json"
 SPEC = "spec.json"
 """The batch spec with every scenario fully resolved, written once (the manifest, rewritten after
 every chunk, keeps a summary so that sweeps of thousands of design points stay cheap)."""
+LOCK = ".lock"
+"""Held (``flock``) by the command writing the batch; holds its pid."""
+OUTCOME = ("status", "error", "duration_s")
+"""Columns of ``runs`` that describe how a run went, not which run it is."""
+READ_ONLY = (duckdb.StatementType.SELECT, duckdb.StatementType.MULTI)
+"""Statements a query may hold (DuckDB makes ``MULTI`` of a ``PIVOT`` only: a type + a SELECT)."""
 
 
 class StoreError(Exception):
@@ -75,6 +87,16 @@ def encode(table: pd.DataFrame) -> bytes | None:
     return sink.getvalue().to_pybytes()
 
 
+def _rows_agree(part: pa.Table, runs: pa.Table, keys: list[str]) -> bool:
+    """Whether ``part`` has the same number of rows for each of ``runs``' ``keys``, and no other."""
+    if not keys:
+        return (part.num_rows > 0) == (runs.num_rows > 0)
+    counts = part.group_by(keys).aggregate([([], "count_all")])
+    got = {tuple(row.values()) for row in counts.select(keys).to_pylist()}
+    want = {tuple(row.values()) for row in runs.select(keys).to_pylist()}
+    return got == want and len(set(counts["count_all"].to_pylist())) <= 1
+
+
 def part_name(chunk: str) -> str:
     """File name of a chunk's part in every table."""
     return f"part-{chunk}.parquet"
@@ -104,6 +126,42 @@ class BatchStore:
             (self.root / ".write-test").unlink()
         except OSError as exc:
             raise StoreError(f"--out {self.root}: not writable ({exc.strerror})") from None
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the directory for this process, or raise ``StoreError`` if another holds it.
+
+        An exclusive, non-blocking ``flock`` on ``.lock`` (which records the holder's pid); the
+        kernel releases it when the process ends, however it ends.
+        """
+        path = self.root / LOCK
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise StoreError(f"{path}: cannot lock ({exc.strerror})") from None
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                pid = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+                raise StoreError(
+                    f"{self.root}: in use by another alliance command (pid {pid})"
+                ) from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
+
+    def check_unchanged(self, manifest: dict[str, Any] | None) -> None:
+        """Under the lock: raise ``StoreError`` if the manifest is no longer ``manifest``.
+
+        A command checks the folder, then locks it; another command may have written it in
+        between.
+        """
+        if self.read_manifest() != manifest:
+            raise StoreError(f"{self.root}: changed by another alliance command; run again")
 
     # --- manifest --------------------------------------------------------------------------
     def read_manifest(self) -> dict[str, Any] | None:
@@ -154,6 +212,49 @@ class BatchStore:
                 if path.name.endswith(".tmp") or chunk not in done:
                     path.unlink()
 
+    def verify_chunks(self, sizes: Mapping[str, int] | None = None) -> list[str]:
+        """Remove every done chunk whose parts are missing, unreadable or inconsistent.
+
+        A chunk passes when its ``runs`` part reads (with ``sizes[chunk]`` rows, if given) and
+        every other table's part reads and holds, for each ``ok`` run, the same number of rows
+        per value of the columns it shares with ``runs`` (e.g. ``run_key``, or ``sample``):
+        none when no run is ``ok``, and then the part may be absent.
+
+        Args:
+            sizes: Runs per chunk id, as planned.
+
+        Returns:
+            The ids of the chunks removed (``runs`` part first), for the caller to run again.
+        """
+        bad = sorted(c for c in self.done_chunks() if not self._chunk_ok(c, sizes))
+        for chunk in bad:
+            for name in ("runs", *self.tables):
+                (self.root / name / part_name(chunk)).unlink(missing_ok=True)
+        return bad
+
+    def _chunk_ok(self, chunk: str, sizes: Mapping[str, int] | None) -> bool:
+        """Whether a done chunk's parts read and agree (see ``verify_chunks``)."""
+        try:
+            with pq.ParquetFile(self.root / "runs" / part_name(chunk)) as part:
+                runs = part.read(use_threads=False)
+            if sizes is not None and chunk in sizes and runs.num_rows != sizes[chunk]:
+                return False
+            if "status" in runs.column_names:
+                runs = runs.filter(pc.equal(runs["status"], "ok"))
+            for name in self.tables:
+                path = self.root / name / part_name(chunk)
+                if name == "runs" or (runs.num_rows == 0 and not path.exists()):
+                    continue
+                with pq.ParquetFile(path) as part:
+                    names = part.schema_arrow.names
+                    keys = [c for c in names if c in runs.column_names and c not in OUTCOME]
+                    table = part.read(columns=keys or names[:1], use_threads=False)
+                    if not _rows_agree(table, runs, keys):
+                        return False
+        except (OSError, pa.ArrowException):
+            return False
+        return True
+
     def files(self, table: str) -> list[Path]:
         """Parts of ``table`` that belong to finished chunks, in chunk order."""
         paths = (self.root / table / part_name(c) for c in sorted(self.done_chunks()))
@@ -168,23 +269,67 @@ class BatchStore:
         return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
 
     def connect(self) -> duckdb.DuckDBPyConnection:
-        """An in-memory DuckDB connection with a view per table (a batch's: ``allies``...)."""
-        con = duckdb.connect()
-        for table in self.tables:
-            files = [str(f) for f in self.files(table)]
-            if not files:
-                raise StoreError(f"{self.root}: no finished runs (is it a batch directory?)")
-            listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-            con.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet([{listed}])")
+        """A read-only in-memory DuckDB connection with a view per table (``allies``...).
+
+        It may read the finished parts and nothing else: no other file, no extension to install
+        or load, and its configuration is locked so that SQL cannot undo this.
+        """
+        files = {table: [os.path.abspath(f) for f in self.files(table)] for table in self.tables}
+        if not all(files.values()):
+            raise StoreError(f"{self.root}: no finished runs (is it a batch directory?)")
+        con = duckdb.connect(
+            config={"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+        )
+        try:
+            con.execute("SET allowed_paths = ?", [[f for fs in files.values() for f in fs]])
+            con.execute("SET enable_external_access = false")
+            con.execute("SET lock_configuration = true")
+            for table, paths in files.items():
+                listed = ", ".join("'" + f.replace("'", "''") + "'" for f in paths)
+                con.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet([{listed}])")
+        except duckdb.Error as exc:
+            con.close()
+            raise self._query_error(exc) from None
         return con
 
     def query(self, sql: str) -> pd.DataFrame:
-        """Run DuckDB ``sql`` over the views; raise ``StoreError`` on an SQL error."""
+        """Run DuckDB ``sql`` (SELECT statements only) over the views of ``connect``.
+
+        Raises:
+            StoreError: No statement, one that is not a SELECT, an SQL error, or a damaged part.
+        """
         con = self.connect()
         try:
-            return con.execute(sql).df()
+            statements = con.extract_statements(sql)
+            if not statements:
+                raise StoreError("query: no SQL statement")
+            refused = [s.type.name for s in statements if s.type not in READ_ONLY]
+            if refused:
+                raise StoreError(
+                    f"query refused: {refused[0]} (queries are read-only: SELECT only)"
+                )
+            for statement in statements:
+                result = con.execute(statement)
+            return result.df()
         except duckdb.Error as exc:
-            message = " ".join(str(exc).split())
-            raise StoreError(f"query failed: {message}") from None
+            raise self._query_error(exc) from None
         finally:
             con.close()
+
+    def _query_error(self, exc: duckdb.Error) -> StoreError:
+        """The one-line error for ``exc``: the damaged parts (DuckDB's first), or its message."""
+        message = " ".join(str(exc).split("\n\nLINE ")[0].split())
+        damaged = {}
+        for path in (f for table in self.tables for f in self.files(table)):
+            try:
+                pq.read_metadata(path)
+            except (OSError, pa.ArrowException) as bad:
+                damaged[path] = " ".join(str(bad).split())
+        if not damaged:
+            return StoreError(f"query failed: {message}")
+        path = next((p for p in damaged if os.path.abspath(p) in message), next(iter(damaged)))
+        more = f" and {len(damaged) - 1} more" if len(damaged) > 1 else ""
+        return StoreError(
+            f"{path}: damaged part ({damaged[path]}){more}; run its batch again with --resume"
+            " to redo it"
+        )

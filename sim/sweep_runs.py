@@ -267,8 +267,10 @@ def run_points(
     store.check_writable()
     chunks = plan_point_chunks(experiment, samples, chunk_runs)
     kind = "dask" if scheduler else executor
-    with open_executor(kind, workers, scheduler) as pool:
+    with store.lock(), open_executor(kind, workers, scheduler) as pool:
+        store.check_unchanged(old)
         store.remove_unfinished()
+        store.verify_chunks({c.id: c.size for c in chunks})
         done = store.done_chunks()
         manifest = _manifest(experiment, samples, key, store, chunks, kind, old)
         manifest["spec"]["chunk_runs"] = chunk_runs

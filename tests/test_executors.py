@@ -2,10 +2,15 @@
 
 import os
 import signal
+import subprocess
+import sys
+import time
 
+import psutil
 import pytest
 
 from sim.executors import Stopped, deferred_stop
+from sim.store import BatchStore
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
@@ -31,3 +36,26 @@ def test_an_ignored_signal_stays_ignored():
             check()
     finally:
         signal.signal(signal.SIGINT, before)
+
+
+def test_workers_forkserver_and_tracker_die_with_a_killed_driver(tmp_path):
+    """kill -9 of the driver alone: no process it started outlives it by more than a few seconds."""
+    out = tmp_path / "killed"
+    cmd = [
+        sys.executable, "-m", "sim.cli", "batch", "hague-2035", "--replications", "200",
+        "--engine", "mesa", "--chunk-size", "1", "--workers", "2", "--out", str(out),
+        "--no-progress",
+    ]  # fmt: skip
+    driver = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while len(BatchStore(out).done_chunks()) < 2:
+        assert driver.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    started = psutil.Process(driver.pid).children(recursive=True)
+    assert len(started) >= 3  # resource tracker, forkserver, workers
+    driver.kill()
+    driver.wait()
+    _, alive = psutil.wait_procs(started, timeout=15)
+    for p in alive:
+        p.kill()
+    assert not alive, [p.cmdline()[-1][:80] for p in alive]

@@ -1,0 +1,164 @@
+"""What a command will take, estimated before it starts: refuse what this machine cannot hold.
+
+The per-run figures are measured on the CI-class machine (2 cores; ``docs/benchmarks.md`` and
+``experiments/bench_sweeps.py``) and rounded up. A plan that cannot fit in memory or on disk is
+refused; one that merely takes long is refused unless the user says ``--allow-long``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+TABLES_DISK_PER_RUN = 21_000
+"""Bytes of Parquet per stored run with full tables (631 MB for 30,720 hague-2035 runs)."""
+OUTPUTS_DISK_PER_RUN = 100
+"""Bytes per run of an outputs-only sweep (58.8 MB for a million runs with four outputs)."""
+PLAN_MEMORY_PER_RUN = {"tables": 1_000, "outputs": 50, "none": 0}
+"""Bytes the driver holds per planned run: a batch plans every run (seeds, chunks: ~480
+measured); an outputs-only sweep holds its design points (a few hundred bytes each)."""
+TABLE_MEMORY_PER_RUN = 120_000
+"""Bytes per run of tables built in one process (``run_ensemble``, validation: ~110k measured)."""
+SECONDS_PER_RUN = {"ensemble": 1 / 2000, "mesa": 1 / 30}
+"""Seconds per run on one worker (ensemble ~2,400 runs/s with tables; Mesa ~40 runs/s)."""
+WORKER_MEMORY = 400 * 2**20
+"""Resident memory of one worker process (model, data, one chunk)."""
+LONG_S = 12 * 3600
+"""Plans estimated to take longer need ``--allow-long``."""
+MEMORY_SHARE = 0.8
+"""Share of the machine's available memory a plan may use."""
+
+
+class LimitError(Exception):
+    """A plan that cannot (or should not, without ``--allow-long``) run here (one line)."""
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """What a plan will take.
+
+    Attributes:
+        runs: Runs in the plan.
+        memory: Peak memory of the driver and its workers (bytes).
+        disk: Bytes written.
+        seconds: Wall time on the workers given.
+    """
+
+    runs: int
+    memory: int
+    disk: int
+    seconds: float
+
+    def describe(self, workers: int) -> str:
+        """The estimate in words."""
+        return (
+            f"about {_bytes(self.memory)} of memory, {_bytes(self.disk)} on disk and "
+            f"{_duration(self.seconds)} on {workers} worker{'s' if workers > 1 else ''}"
+        )
+
+
+def estimate(
+    runs: int,
+    *,
+    engine: str = "ensemble",
+    keep: str = "tables",
+    workers: int = 1,
+    in_memory: bool = False,
+) -> Estimate:
+    """Estimate a plan of ``runs`` runs.
+
+    Args:
+        runs: Runs in the plan.
+        engine: ``ensemble`` or ``mesa``.
+        keep: ``tables`` (every run's tables on disk), ``outputs`` (a sweep's outputs only) or
+            ``none`` (nothing written).
+        workers: Worker processes.
+        in_memory: Whether every run's tables are held in one process (validation).
+    """
+    per_run_disk = {"tables": TABLES_DISK_PER_RUN, "outputs": OUTPUTS_DISK_PER_RUN, "none": 0}
+    memory = runs * (TABLE_MEMORY_PER_RUN if in_memory else PLAN_MEMORY_PER_RUN[keep])
+    return Estimate(
+        runs=runs,
+        memory=memory + workers * WORKER_MEMORY,
+        disk=runs * per_run_disk[keep],
+        seconds=runs * SECONDS_PER_RUN[engine] / max(1, workers),
+    )
+
+
+def check_plan(
+    plan: Estimate, flag: str, workers: int, out: Path | None = None, allow_long: bool = False
+) -> None:
+    """Refuse a plan this machine cannot hold, or one that takes long without ``--allow-long``.
+
+    Args:
+        plan: The estimate.
+        flag: What the user typed that sets its size (named in the message).
+        workers: Worker processes.
+        out: Where it writes (free space is checked at its nearest existing folder).
+        allow_long: The user accepts a long run.
+
+    Raises:
+        LimitError: One line naming the flag, the estimate and the limit.
+    """
+    memory = int(psutil.virtual_memory().available * MEMORY_SHARE)
+    if plan.memory > memory:
+        available = f"{_bytes(memory)} of memory is available"
+        raise LimitError(f"{flag}: needs {plan.describe(workers)}; {available}")
+    if out is not None and plan.disk:
+        free = shutil.disk_usage(_existing(out)).free
+        if plan.disk > free:
+            where = f"{_bytes(free)} is free at {_existing(out)}"
+            raise LimitError(f"{flag}: needs {plan.describe(workers)}; {where}")
+    if plan.seconds > LONG_S and not allow_long:
+        hint = f"add --allow-long to run plans longer than {_duration(LONG_S)}"
+        raise LimitError(f"{flag}: needs {plan.describe(workers)}; {hint}")
+
+
+def check_workers(workers: int) -> None:
+    """Refuse more local workers than ``max_workers()``.
+
+    Raises:
+        LimitError: One line naming ``--workers`` and the limit.
+    """
+    most = max_workers()
+    if workers > most:
+        raise LimitError(
+            f"--workers {workers}: this machine holds at most {most} local workers (four per "
+            "CPU, within its free memory); use --scheduler to run on a cluster"
+        )
+
+
+def max_workers() -> int:
+    """The most local worker processes this machine can hold: four per CPU, within memory."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    room = int(psutil.virtual_memory().available * MEMORY_SHARE) // WORKER_MEMORY
+    return max(1, min(4 * (cpus or 1), room))
+
+
+def _existing(path: Path) -> Path:
+    path = Path(path).resolve()
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def _bytes(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB", "TB", "PB"):
+        if abs(n) < 1000 or unit == "PB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    raise AssertionError("unreachable")
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 172_800:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86_400:.0f} days"

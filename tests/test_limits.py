@@ -1,0 +1,87 @@
+"""Tests for sim/limits.py: plans this machine cannot hold are refused before they start."""
+
+import subprocess
+import sys
+from collections import namedtuple
+
+import pytest
+
+import sim.limits
+from sim.cli import main
+from sim.executors import ExecutorError, open_executor
+from sim.limits import LONG_S, LimitError, check_plan, estimate, max_workers
+
+
+def test_an_estimate_scales_with_runs_and_what_is_kept():
+    tables = estimate(1000, keep="tables", workers=2)
+    outputs = estimate(1000, keep="outputs", workers=2)
+    assert tables.disk == 1000 * sim.limits.TABLES_DISK_PER_RUN > outputs.disk
+    assert tables.memory > outputs.memory >= 2 * sim.limits.WORKER_MEMORY
+    assert estimate(1000, engine="mesa").seconds > estimate(1000).seconds
+    assert estimate(10, in_memory=True, keep="none").memory > estimate(10).memory
+
+
+def test_memory_disk_and_time_limits_each_give_one_line(monkeypatch, tmp_path):
+    memory = namedtuple("Memory", "available total")
+    monkeypatch.setattr(sim.limits.psutil, "virtual_memory", lambda: memory(10**9, 10**9))
+    with pytest.raises(LimitError, match=r"^--replications 9: needs .* of memory is available$"):
+        check_plan(estimate(10**6, workers=1), "--replications 9", 1)
+    usage = namedtuple("Usage", "total used free")
+    monkeypatch.setattr(sim.limits.shutil, "disk_usage", lambda _: usage(10**6, 0, 10**6))
+    with pytest.raises(LimitError, match=f"is free at {tmp_path}"):
+        check_plan(estimate(100), "--replications 100", 1, tmp_path / "not-yet" / "batch")
+    slow = estimate(int(3 * LONG_S * sim.limits.SECONDS_PER_RUN["mesa"] ** -1), engine="mesa")
+    slow = sim.limits.Estimate(slow.runs, 0, 0, slow.seconds)
+    with pytest.raises(LimitError, match="add --allow-long"):
+        check_plan(slow, "--replications", 1)
+    check_plan(slow, "--replications", 1, allow_long=True)
+
+
+def test_more_workers_than_the_machine_holds_are_refused():
+    too_many = open_executor("processes", max_workers() + 1)
+    with pytest.raises(ExecutorError, match=f"at most {max_workers()} local workers"), too_many:
+        pass
+
+
+def _cli(*argv: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "sim.cli", *argv], capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "names"),
+    [
+        (["batch", "hague-2035", "--replications", "1000000000"], "--replications 1000000000"),
+        (["batch", "hague-2035", "--replications", str(10**30)], "--replications"),
+        (["batch", "hague-2035", "--replications", "10", "--workers", "1000"], "--workers 1000"),
+        (["validate", "--replications", "1000000000"], "--replications 1000000000"),
+    ],
+)
+def test_a_plan_that_cannot_fit_exits_2_in_one_line_and_writes_nothing(tmp_path, argv, names):
+    out = tmp_path / "out"
+    done = _cli(*argv, "--out", str(out))
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and names in lines[0], done.stderr
+    assert not out.exists()
+
+
+def test_a_sweep_too_big_for_the_machine_is_refused(tmp_path):
+    spec = tmp_path / "big.toml"
+    spec.write_text(
+        'description = "big"\nscenario = "hague-2035"\ndesign = "lhs"\nsamples = 1000\n'
+        "replications = 1000000000\nseed = 1\n[parameters]\nfree_riding = { range = [0.0, 1.0] }"
+        '\n[[outputs]]\nname = "n"\ncolumn = "allies_ge_3_5pct_core"\nyear = 2035\n'
+    )
+    done = _cli("sweep", str(spec), "--out", str(tmp_path / "out"))
+    assert done.returncode == 2 and "1000 design points x 1000000000 replications" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
+
+
+def test_a_long_plan_needs_allow_long(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(sim.limits, "LONG_S", 1e-9)
+    argv = ["batch", "hague-2035", "--replications", "2", "--executor", "serial", "--no-progress"]
+    assert main([*argv, "--out", str(tmp_path / "a")]) == 2
+    assert "add --allow-long" in capsys.readouterr().err
+    assert main([*argv, "--out", str(tmp_path / "b"), "--allow-long"]) == 0
