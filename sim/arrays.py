@@ -21,3 +21,16 @@ def sum_last(values):
     for i in range(2, n):
         total += values[..., i]
     return total
+
+
+def by_category(values) -> np.ndarray:
+    """Per-category values (one float or per-run array each) as one array, categories last."""
+    return np.stack(np.broadcast_arrays(*values), axis=-1)
+
+
+def per_category(value):
+    """A parameter as it meets arrays with categories last.
+
+    A per-run (runs, 1) array gains an axis to line up with (runs, allies, categories).
+    """
+    return np.expand_dims(value, -1) if np.ndim(value) else value

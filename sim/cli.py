@@ -9,6 +9,7 @@ after saying how to resume it.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import socket
@@ -22,11 +23,17 @@ from typing import TYPE_CHECKING
 import pandas as pd
 from tqdm import tqdm
 
-from sim.batch import ENGINES, BatchError, BatchInterrupted, run_batch
+from sim.batch import CHUNK_SIZE, ENGINES, BatchError, BatchInterrupted, run_batch
 from sim.batch import format_summary as format_batch_summary
 from sim.calibration import FITTED
 from sim.data import DEFAULT_EDITION, EDITIONS
-from sim.executors import EXECUTORS, SCHEDULER_ENV, ExecutorError, default_workers
+from sim.executors import (
+    EXECUTORS,
+    SCHEDULER_ENV,
+    ExecutorError,
+    check_scheduler,
+    default_workers,
+)
 from sim.experiment import Experiment, ExperimentError, load_experiment
 from sim.limits import LONG_S, LimitError, check_plan, check_workers, estimate
 from sim.parameters import (
@@ -35,7 +42,7 @@ from sim.parameters import (
     calibration_file,
     check_calibration,
 )
-from sim.scenario import ScenarioError, list_scenarios, load_scenario
+from sim.scenario import ScenarioError, list_scenarios, load_scenario, printable
 from sim.store import BatchStore, StoreError
 from sim.sweep_runs import CHUNK_RUNS, KEEP
 from sim.validation import REPLICATIONS, SEED, TEST, TRAIN, span
@@ -107,6 +114,24 @@ def _positive(text: str) -> int:
     return value
 
 
+def _path(text: str) -> Path:
+    """A file or folder to write, refused if empty (the current folder) or not UTF-8 (pyarrow).
+
+    An empty path would mean the current folder; pyarrow writes only to UTF-8 paths.
+    """
+    if not text:
+        raise argparse.ArgumentTypeError("empty path")
+    if printable(text) != text:
+        raise argparse.ArgumentTypeError(f"{printable(text)}: not valid UTF-8")
+    return Path(text)
+
+
+def _address(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("empty address")
+    return text
+
+
 def _port(text: str) -> int:
     try:
         value = int(text)
@@ -139,12 +164,14 @@ def _add_edition(parser: argparse.ArgumentParser, default: str) -> None:
 
 def _add_execution(parser: argparse.ArgumentParser, what: str, default_out: str) -> None:
     """Where and how a batch or sweep runs: executor, workers, scheduler, folder, resume."""
-    parser.add_argument("--executor", choices=EXECUTORS, help="where runs go (default processes)")
+    parser.add_argument("--executor", choices=EXECUTORS, help="where runs go (default: processes)")
     parser.add_argument("--workers", type=_positive, help="worker processes (default: all CPUs)")
     parser.add_argument(
-        "--scheduler", help=f"join a Dask cluster at this address (or set {SCHEDULER_ENV})"
+        "--scheduler",
+        type=_address,
+        help=f"join a Dask cluster at this address, e.g. tcp://HOST:8786 (or set {SCHEDULER_ENV})",
     )
-    parser.add_argument("--out", type=Path, help=f"{what} folder (default {default_out})")
+    parser.add_argument("--out", type=_path, help=f"{what} folder (default: {default_out})")
     parser.add_argument("--resume", action="store_true", help=f"complete the {what} in --out")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     _add_allow_long(parser)
@@ -163,6 +190,11 @@ def _executor(args: argparse.Namespace) -> str:
     if args.scheduler and args.executor not in (None, "dask"):
         problem = f"--scheduler needs --executor dask, not {args.executor}"
         raise UsageError(f"alliance {args.command}: {problem}")
+    if args.scheduler:
+        try:
+            check_scheduler(args.scheduler)
+        except ExecutorError as exc:
+            raise UsageError(f"alliance {args.command}: {exc}") from None
     return args.executor or ("dask" if args.scheduler else "processes")
 
 
@@ -175,17 +207,25 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run one scenario and write its tables")
     run.add_argument("scenario", help="a scenario name (see `alliance scenarios`) or a TOML file")
     run.add_argument("--seed", type=_seed, default=1, help="seed of the run (default 1)")
-    run.add_argument("--out", type=Path, help="output folder (default results/<scenario>)")
+    run.add_argument("--out", type=_path, help="output folder (default: results/<scenario>)")
     _add_set(run)
     _add_edition(run, f"the scenario's, {DEFAULT_EDITION} unless it sets data_edition")
 
     batch = sub.add_parser("batch", help="run replications of one or more scenarios")
     batch.add_argument("scenarios", nargs="+", metavar="SCENARIO", help="names or TOML files")
-    batch.add_argument("--replications", type=_positive, default=100, help="runs per scenario")
-    batch.add_argument("--seed", type=_seed, default=1, help="root seed of the batch (default 1)")
-    batch.add_argument("--engine", choices=ENGINES, default="ensemble")
+    batch.add_argument(
+        "--replications", type=_positive, default=100, help="runs per scenario (default: 100)"
+    )
+    batch.add_argument("--seed", type=_seed, default=1, help="root seed of the batch (default: 1)")
+    batch.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="ensemble",
+        help="the array engine, or the Mesa model run by run; same numbers (default: ensemble)",
+    )
     _add_execution(batch, "batch", "results/batch-<names>")
-    batch.add_argument("--chunk-size", type=_positive, help="runs per task (default by engine)")
+    chunks = ", ".join(f"{n} for {e}" for e, n in CHUNK_SIZE.items())
+    batch.add_argument("--chunk-size", type=_positive, help=f"runs per task (default: {chunks})")
     _add_set(batch)
     _add_edition(batch, f"each scenario's, {DEFAULT_EDITION} unless it sets data_edition")
 
@@ -213,11 +253,11 @@ def build_parser() -> argparse.ArgumentParser:
     validate = sub.add_parser("validate", help="hindcast 2014-2024 against NATO's figures")
     validate.add_argument(
         "--out",
-        type=Path,
+        type=_path,
         default=Path("results/validation"),
         help="folder for hindcast.parquet, metrics.json and plots (default results/validation)",
     )
-    validate.add_argument("--report", type=Path, help="report file (default OUT/validation.md)")
+    validate.add_argument("--report", type=_path, help="report file (default OUT/validation.md)")
     validate.add_argument(
         "--replications",
         type=_positive,
@@ -259,7 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     calibrate.add_argument(
         "--out",
-        type=Path,
+        type=_path,
         help="calibration file to write "
         "(default: scenarios/calibration.toml, read by the defaults)",
     )
@@ -390,6 +430,7 @@ def _batch(args: argparse.Namespace) -> int:
         f" x {len(args.scenarios)} scenarios" if len(args.scenarios) > 1 else ""
     )
     _check_plan(args, flag, runs, args.out or Path("results"), engine=args.engine)
+    _check_not_a_run(args.out)
     scenarios = args.scenarios
     if args.data_edition is not None:  # the edition reaches the workers inside each Scenario
         scenarios = [load_scenario(s).with_data_edition(args.data_edition) for s in scenarios]
@@ -507,9 +548,9 @@ def _query(args: argparse.Namespace) -> int:
 def _validate(args: argparse.Namespace) -> int:
     flag = f"--replications {args.replications}"
     _check_plan(args, flag, 2 * args.replications, None, keep="none", in_memory=True)
-    _check_writable(args.out, "validate")
     if args.report is not None:
-        _check_writable(args.report.parent, "validate", "--report")
+        _check_file(args.report, "validate", "--report")
+    _check_writable(args.out, "validate")
     edition = args.data_edition or DEFAULT_EDITION
     from sim.validation import validate
     from sim.validation_report import write_validation
@@ -535,7 +576,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     from sim.calibration import calibrate, write_calibration
 
     path = args.out or calibration_file()
-    _check_writable(path.parent, "calibrate")
+    _check_file(path, "calibrate")
     bar = tqdm(total=args.generations, unit="generation", disable=None)
 
     def progress(generation: int, best: float) -> None:
@@ -574,6 +615,31 @@ def _check_writable(out: Path, command: str = "run", flag: str = "--out") -> Non
     except OSError as exc:
         problem = f"{flag} {out}: not writable ({exc.strerror})"
         raise UsageError(f"alliance {command}: {problem}") from None
+
+
+def _check_file(path: Path, command: str, flag: str = "--out") -> None:
+    """Fail early if the file ``path`` cannot be written: a folder, or in an unwritable one."""
+    if path.is_dir():
+        raise UsageError(f"alliance {command}: {flag} {path}: is a folder (give a file name)")
+    _check_writable(path.parent, command, flag)
+
+
+def _check_not_a_run(out: Path | None) -> None:
+    """Refuse a batch ``--out`` that holds a single run (``alliance run`` wrote it)."""
+    if out is None:
+        return
+    try:
+        manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # no manifest; an unreadable one is the batch store's to report
+        return
+    if (
+        isinstance(manifest, dict)
+        and manifest.get("engine") == "mesa"
+        and "tables" in manifest
+        and "fingerprint" not in manifest
+    ):
+        problem = f"--out {out}: holds a single run (`alliance run` output), not a batch"
+        raise UsageError(f"alliance batch: {problem} (choose another --out)")
 
 
 def _app(args: argparse.Namespace) -> int:

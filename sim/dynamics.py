@@ -15,7 +15,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from sim.arrays import sum_last
+from sim.arrays import by_category, per_category, sum_last
 from sim.indicators import allies_at_or_above, burden_gdp_spearman, mean_burden, us_share
 from sim.initial import InitialState
 from sim.mechanisms.build import allocate_orders
@@ -46,19 +46,6 @@ from sim.scenario import Scenario
 
 Params = Mapping[str, float]
 """Parameter values: floats, or arrays of shape (runs, 1) when each run has its own set."""
-
-
-def by_category(values) -> np.ndarray:
-    """Per-category values (one float or per-run array each) as one array, categories last."""
-    return np.stack(np.broadcast_arrays(*values), axis=-1)
-
-
-def per_category(value):
-    """A parameter as it meets arrays with categories last.
-
-    A per-run (runs, 1) array gains an axis to line up with (runs, allies, categories).
-    """
-    return np.expand_dims(value, -1) if np.ndim(value) else value
 
 
 def us_update(pressure, retrenchment, lagging, floor, p: Params):

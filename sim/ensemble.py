@@ -11,19 +11,19 @@ to 1e-9), whichever runs share a call.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
 
+from sim.arrays import by_category
 from sim.columns import ALLIANCE_COLUMNS, ALLIANCE_TABLE, ALLIES_TABLE, ALLY_COLUMNS
 from sim.dynamics import (
     adversary_update,
     alliance_measures,
     alliance_view,
     ally_measures,
-    by_category,
     chosen_spending,
     delivered_stock,
     grown_gdp,
@@ -143,7 +143,6 @@ def simulate_points(
                 f"point {point.name} differs from {first.name} in more than parameters"
             )
     data = _shared_data(first)
-    states = [build_initial_state(point, data) for point in points]
     counts = np.array([len(s) for s in seeds])
     point_of_run = np.repeat(np.arange(len(points)), counts)
     seed_of_run = np.array([int(seed) for ss in seeds for seed in ss], dtype="int64")
@@ -155,9 +154,8 @@ def simulate_points(
     alliance = {name: np.empty((runs, n_years)) for name in alliance_columns}
     for members in groups.values():
         rows = np.flatnonzero(np.isin(point_of_run, members))
-        group_counts = counts[members]
-        s = stack_states([states[i] for i in members], group_counts)
-        p = stack_parameters([points[i].parameters for i in members], group_counts)
+        p = stack_parameters([points[i].parameters for i in members], counts[members])
+        s = build_initial_state(first, data, p)
         got_allies, got_alliance = _simulate(
             first, s, tuple(seed_of_run[rows]), p, ally_columns, alliance_columns
         )
@@ -205,40 +203,6 @@ def stack_parameters(params: Sequence, counts: Sequence[int]) -> dict:
     return out
 
 
-_EVOLVING = ("gdp", "core", "related", "personnel", "stock", "targets", "pipeline", "capacity")
-"""``InitialState`` fields the engine advances: always one copy per run."""
-_BY_YEAR = ("growth", "observed_growth", "plan", "plan_level", "recession_loss")
-"""``InitialState`` fields indexed by simulated year first."""
-
-
-def stack_states(states: Sequence[InitialState], counts: Sequence[int]) -> InitialState:
-    """One start state for runs of several parameter sets (``counts`` runs of each).
-
-    A field every set agrees on stays as it is; the others, and the fields the engine advances,
-    get a runs axis: first for per-ally and alliance-wide fields (a number becomes (runs, 1), a
-    per-category array (runs, 1, categories) except capacity, (runs, categories)); after the
-    year axis for fields indexed by year.
-    """
-    values = {}
-    for f in fields(InitialState):
-        per_set = [getattr(s, f.name) for s in states]
-        if f.name not in _EVOLVING and all(_same(v, per_set[0]) for v in per_set[1:]):
-            values[f.name] = per_set[0]
-            continue
-        stacked = np.repeat(np.stack([np.asarray(v) for v in per_set]), counts, axis=0)
-        if f.name in _BY_YEAR:
-            stacked = np.moveaxis(stacked, 0, 1)
-            stacked = stacked[..., None] if f.name == "recession_loss" else stacked
-        elif stacked.ndim == 1 or f.name == "uplift":
-            stacked = stacked[:, None] if stacked.ndim == 1 else stacked[:, None, :]
-        values[f.name] = stacked
-    return InitialState(**values)
-
-
-def _same(a, b) -> bool:
-    return a is b or np.array_equal(a, b, equal_nan=np.asarray(a).dtype.kind == "f")
-
-
 def _simulate(
     spec: Scenario,
     s: InitialState,
@@ -250,26 +214,24 @@ def _simulate(
     """Advance every run from the start year to the end year; return the recorded series.
 
     The order of phases mirrors ``AllianceModel.step``; every quantity is computed by the phase
-    functions both engines share. ``s`` holds a runs axis where runs differ (``stack_states``)
-    and ``p`` per-run arrays where they do (``stack_parameters``). Only the columns asked for
-    are computed and recorded, each a list over years.
+    functions both engines share. ``p`` holds per-run arrays where runs differ
+    (``stack_parameters``), and ``s`` a runs axis in the fields built from them. Only the
+    columns asked for are computed and recorded, each a list over years.
     """
     runs = len(seeds)
     start, years = spec.start_year, len(spec.years) - 1
     shocks = stack_shocks(seeds, years, len(s.iso3))
     profile = by_category(requirement_shares(p))
 
-    def per_run(value):
-        return np.broadcast_to(value, (runs, *np.shape(value)[1:])).astype(float)
+    def per_run(value, ndim: int = 1):
+        """One copy per run of a start value with ``ndim`` axes of its own."""
+        shape = np.shape(value)
+        own = np.broadcast_to(value, (runs, *shape[len(shape) - ndim :]))
+        return own.astype(float, order="C")  # C order: sums over allies add as for one run
 
-    gdp, core, related, personnel = (
-        s.gdp.copy(),
-        s.core.copy(),
-        s.related.copy(),
-        s.personnel.copy(),
-    )
-    stock, targets, pipeline = s.stock.copy(), s.targets.copy(), s.pipeline.copy()
-    backlog, capacity = np.zeros_like(stock), s.capacity.copy()
+    gdp, core, related, personnel = (per_run(x) for x in (s.gdp, s.core, s.related, s.personnel))
+    stock, targets, pipeline = per_run(s.stock, 2), per_run(s.targets, 2), per_run(s.pipeline, 3)
+    backlog, capacity = np.zeros_like(stock), per_run(s.capacity)
     pressure = per_run(np.reshape(p["us_pressure_start"], (-1, 1)))
     retrenchment = np.full((runs, 1), spec.path_value("us_retrenchment", start))
     threat = per_run(np.reshape(p["threat_scale"] * spec.path_value("threat", start), (-1, 1)))

@@ -162,20 +162,52 @@ def open_executor(
         ) as ex:
             yield ex
     else:
-        with _dask_client(workers, scheduler or os.environ.get(SCHEDULER_ENV)) as client:
+        address = scheduler or os.environ.get(SCHEDULER_ENV)
+        named = f"--scheduler {address}" if scheduler else f"{SCHEDULER_ENV}={address}"
+        with _dask_client(workers, address, named) as client:
             yield client.get_executor(pure=False)
 
 
+def _malformed(named: str, exc: Exception) -> ExecutorError:
+    """The error for a malformed address; ``named`` says where it came from and what it is."""
+    problem = f"not a scheduler address ({exc}); expected e.g. tcp://HOST:8786"
+    return ExecutorError(f"{named}: {problem}")
+
+
+def check_scheduler(address: str) -> None:
+    """Refuse a malformed Dask scheduler address, without connecting to it.
+
+    Raises:
+        ExecutorError: An unknown scheme, or a host and port distributed cannot parse.
+    """
+    from distributed.comm.addressing import parse_address, parse_host_port
+    from distributed.comm.registry import get_backend
+
+    try:
+        scheme, location = parse_address(address)
+        get_backend(scheme)
+        if scheme in ("tcp", "tls", "ws", "wss"):
+            parse_host_port(location)
+    except ValueError as exc:
+        raise _malformed(f"--scheduler {address}", exc) from None
+
+
 @contextmanager
-def _dask_client(workers: int, address: str | None) -> Iterator[Any]:
-    """A Dask client on an existing scheduler, or on a ``LocalCluster`` bound to 127.0.0.1."""
+def _dask_client(workers: int, address: str | None, named: str = "") -> Iterator[Any]:
+    """A Dask client on an existing scheduler, or on a ``LocalCluster`` bound to 127.0.0.1.
+
+    ``named`` names the address in errors (``--scheduler ADDRESS`` by default).
+    """
     from distributed import Client, LocalCluster
 
     if address:
+        named = named or f"--scheduler {address}"
         try:
             client = Client(address, timeout=CONNECT_TIMEOUT_S)
         except (OSError, TimeoutError) as exc:
-            raise ExecutorError(f"--scheduler {address}: unreachable ({exc})") from None
+            raise ExecutorError(f"{named}: unreachable ({exc})") from None
+        except ValueError as exc:  # distributed's word on a malformed address
+            raise _malformed(named, exc) from None
         with client:
             yield client
         return

@@ -5,19 +5,20 @@ Engine-independent: the Mesa model hands each agent its row; array engines take 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from datetime import date
 
 import numpy as np
 
 from sim.ally_inputs import has_rival, related_start_shares
+from sim.arrays import by_category, per_category
 from sim.data import initial_allies, load_reference, observed_growth
 from sim.mechanisms.economy import recession_loss
 from sim.mechanisms.spending import fiscal_space, free_riding_weight, spill_in
 from sim.mechanisms.targets import apportion_targets, fulfilment, initial_stock
 from sim.mechanisms.threat import threat_proximity
 from sim.parameters import (
-    CATEGORIES,
     PARAMETERS,
     category_shortfalls,
     category_uplifts,
@@ -282,13 +283,18 @@ def scenario_data(scenario: Scenario) -> ScenarioData:
     )
 
 
-def build_initial_state(scenario: Scenario, data: ScenarioData | None = None) -> InitialState:
+def build_initial_state(
+    scenario: Scenario, data: ScenarioData | None = None, parameters: Mapping | None = None
+) -> InitialState:
     """Build the start-year state for a scenario.
 
     Args:
         scenario: A validated scenario.
         data: ``scenario_data`` of a scenario that differs from this one in parameters only
             (default: built from this one).
+        parameters: The parameters (default: the scenario's). Values may be (runs, 1) arrays,
+            one per run (``sim.ensemble.stack_parameters``): every field that depends on them
+            then has a runs axis first (after the year axis for ``recession_loss``).
 
     Returns:
         The initial state. Uses no reference datum observed after the start year except GDP
@@ -296,11 +302,11 @@ def build_initial_state(scenario: Scenario, data: ScenarioData | None = None) ->
         starts inside 2015-2024 (see ``sim.data``).
     """
     d = scenario_data(scenario) if data is None else data
-    p = scenario.parameters
+    p = scenario.parameters if parameters is None else parameters
     iso3, has_forces, gdp, core = d.iso3, d.has_forces, d.gdp, d.core
     start = scenario.start_year
     goal = _or(d.own_personnel_goal, d.personnel * (1 + p["personnel_goal_uplift"]))
-    recruit = _or(d.own_recruit_rate, np.full(len(iso3), float(p["recruit_rate"])))
+    recruit = _or(d.own_recruit_rate, np.zeros(len(iso3)) + p["recruit_rate"])
     related = _or(d.related_documented, p["related_start_pct"])
     proximity = threat_proximity(
         d.distance_km,
@@ -322,27 +328,34 @@ def build_initial_state(scenario: Scenario, data: ScenarioData | None = None) ->
     # Capability: the alliance requirement is what start-year equipment spending would sustain
     # in steady state (E / depreciation), divided by (1 - the category's shortfall); apportioned
     # by GDP. Categories differ in their shortfall and in their uplift (``category_uplifts``).
-    shares = np.array(requirement_shares(p))
+    # Per-category values are (categories,) for one parameter set, (runs, 1, categories) for many.
+    shares = by_category(requirement_shares(p))
     equip = d.equipment_share
     equipment_spend = np.where(has_forces, core / 100 * gdp * equip, 0.0)
-    steady = equipment_spend.sum() / max(p["depreciation_rate"], 1e-3)
-    requirement = shares * steady / (1 - np.array(category_shortfalls(p, p["initial_shortfall"])))
-    old_targets = apportion_targets(requirement, gdp, has_forces)
+    steady = equipment_spend.sum() / np.maximum(p["depreciation_rate"], 1e-3)
+    mean_gap = by_category(category_shortfalls(p, p["initial_shortfall"]))
+    requirement = shares * per_category(steady) / (1 - mean_gap)
+    old_targets = apportion_targets(
+        requirement[..., 0, :] if requirement.ndim > 1 else requirement, gdp, has_forces
+    )
     mean_shortfall = _or(d.own_shortfall, p["initial_shortfall"])
     shortfall = np.stack(category_shortfalls(p, mean_shortfall), axis=-1)
     stock = initial_stock(old_targets, shortfall)
-    uplift = np.array(category_uplifts(p))
+    uplift = by_category(category_uplifts(p))
     adoption = scenario.targets_adoption_year
     uplift_now = adoption is not None and adoption <= start
     targets = old_targets * (1 + uplift) if uplift_now else old_targets
 
     leads = lead_times(p)
-    flow = equipment_spend[:, None] * shares[None, :]
-    pipeline = np.zeros((len(iso3), len(CATEGORIES), max(leads)))
+    flow = equipment_spend[:, None] * shares
+    pipeline = np.zeros((*flow.shape, max(leads)))
     for c, lead in enumerate(leads):
-        pipeline[:, c, :lead] = flow[:, [c]]
-    capacity = (1 + p["capacity_headroom"]) * flow.sum(axis=0)
+        pipeline[..., c, :lead] = flow[..., [c]]
+    capacity = (1 + p["capacity_headroom"]) * flow.sum(axis=-2)
     _, overall_old = fulfilment(stock, old_targets)
+    lag = np.asarray(p["consolidation_lag"]).astype(int)
+    recession = np.stack(d.recession_loss_by_lag)[lag]
+    recession = np.moveaxis(recession, -1, 0) if lag.ndim else recession
     return InitialState(
         iso3=iso3,
         names=d.names,
@@ -352,7 +365,7 @@ def build_initial_state(scenario: Scenario, data: ScenarioData | None = None) ->
         growth=d.growth,
         observed_growth=d.observed_growth,
         trend_growth=d.trend_growth,
-        recession_loss=d.recession_loss_by_lag[int(p["consolidation_lag"])],
+        recession_loss=recession,
         core=core,
         related=related,
         equipment_share=equip,

@@ -427,14 +427,15 @@ def requirement_shares(params: dict[str, float]) -> tuple[float, ...]:
 def _weighted(params: dict[str, float], prefix: str, mean, cap: float) -> tuple:
     """Per-category values from relative weights, scaled to a requirement-weighted mean.
 
-    ``mean`` may be an array (one value per ally): each category's value is then an array.
+    ``mean`` (one value per ally) and the parameters (one per run) may be arrays: each
+    category's value is then an array.
     """
     shares = requirement_shares(params)
     weights = [params[f"{prefix}_{c}"] for c in CATEGORIES]
     norm = _added([s * w for s, w in zip(shares, weights, strict=True)])
-    if norm <= 0:
-        return tuple(mean for _ in CATEGORIES)
-    return tuple(np.minimum(cap, mean * w / norm) for w in weights)
+    ok = np.asarray(norm) > 0  # no weight at all: every category takes the mean
+    divisor = np.where(ok, norm, 1.0)
+    return tuple(np.where(ok, np.minimum(cap, mean * w / divisor), mean) for w in weights)
 
 
 def category_uplifts(params: dict[str, float]) -> tuple[float, ...]:

@@ -15,7 +15,15 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from sim.data import DEFAULT_EDITION, EDITIONS, FIRST_YEAR, LAST_YEAR, NO_FORCES, load_reference
+from sim.data import (
+    DEFAULT_EDITION,
+    EDITIONS,
+    FIRST_YEAR,
+    LAST_YEAR,
+    NO_FORCES,
+    initial_allies,
+    load_reference,
+)
 from sim.parameters import (
     DEFAULTS,
     PARAMETERS,
@@ -55,10 +63,23 @@ MAX_CORE_PCT = 15.0
 """Upper bound on any core share (% GDP)."""
 
 
+def printable(text: str) -> str:
+    r"""``text`` safe to print or store: bytes of a file name that are not UTF-8 as ``\xNN``."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        try:
+            return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        except UnicodeEncodeError:
+            return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
 class ScenarioError(ValueError):
     """A scenario is unknown or invalid; the message is ``FILE: FIELD: problem``."""
 
     def __init__(self, source: str, where: str, problem: str):
+        source = printable(source)
         self.source, self.where, self.problem = source, where, problem
         super().__init__(f"{source}: {where}: {problem}" if where else f"{source}: {problem}")
 
@@ -149,7 +170,9 @@ class Scenario:
             ScenarioError: ``edition`` is not one of ``sim.data.EDITIONS``.
         """
         src = Path(self.source).name if self.source else self.name
-        return replace(self, data_edition=_check_edition(src, edition))
+        edition = _check_edition(src, edition)
+        _check_caps(src, _thaw(self.allies), self.start_year, edition)
+        return replace(self, data_edition=edition)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain, JSON-ready form (for manifests)."""
@@ -407,6 +430,54 @@ def _check_structure(src: str, raw: dict[str, Any]) -> None:
             _check_range(src, where, value, *ALLY_FIELDS[key][:2])
 
 
+def _scenario_name(path: Path) -> str:
+    """The scenario's name, its file's stem, refused unless it is safe as a folder name.
+
+    The name labels the tables and names the default results folder (``results/<name>``), so
+    it must be text (UTF-8) and one folder name: not empty, ``.`` or ``..``, and no separator.
+    """
+    src, name = path.name, path.stem
+    if printable(name) != name:
+        raise ScenarioError(src, "", "the file name is not valid UTF-8 (rename the file)")
+    if not name.strip() or name in (".", "..") or "/" in name or "\\" in name:
+        problem = (
+            f"the file name gives no usable scenario name ({name!r}; it names the results "
+            "folder): rename the file"
+        )
+        raise ScenarioError(src, "", problem)
+    return name
+
+
+def _check_caps(src: str, allies: dict[str, Any], start_year: int, edition: str) -> None:
+    """Refuse a ``sovereign_cap_pct`` below the ally's start share, which it would rewrite.
+
+    The start share is the ally's ``core_pct_start`` when set, else the share observed in
+    ``start_year`` in the ``edition`` of the reference data.
+    """
+    capped = {iso: v for iso, v in allies.items() if "sovereign_cap_pct" in v}
+    if not capped:
+        return
+    observed = None
+    for iso, values in capped.items():
+        cap, where = values["sovereign_cap_pct"], f"allies.{iso}.sovereign_cap_pct"
+        if "core_pct_start" in values:
+            if values["core_pct_start"] > cap:
+                problem = (
+                    f"{cap:g} is below this ally's core_pct_start {values['core_pct_start']:g}"
+                )
+                raise ScenarioError(src, where, problem)
+            continue
+        if observed is None:
+            observed = initial_allies(load_reference(edition=edition), start_year)
+        share = float(observed.loc[iso, "core_pct"])
+        if share > cap:
+            problem = (
+                f"{cap:g} is below {observed.loc[iso, 'name']}'s observed {start_year} core "
+                f"share {share:g}% GDP ({edition} data); raise the cap or set core_pct_start"
+            )
+            raise ScenarioError(src, where, problem)
+
+
 def load_scenario(name_or_path: str | Path, **overrides: float) -> Scenario:
     """Load, merge and validate a scenario.
 
@@ -424,6 +495,7 @@ def load_scenario(name_or_path: str | Path, **overrides: float) -> Scenario:
     check_calibration()
     path = _resolve(name_or_path)
     src = path.name
+    name = _scenario_name(path)
     raw = _read_raw(path)
     for key in ("description", "start_year", "end_year", "pledge"):
         if key not in raw:
@@ -435,6 +507,8 @@ def load_scenario(name_or_path: str | Path, **overrides: float) -> Scenario:
         )
     if end < start:
         raise ScenarioError(src, "end_year", f"{end} is before start_year {start}")
+    if end == start:
+        raise ScenarioError(src, "end_year", f"must be after start_year {start}, got {end}")
     pledge_raw = raw["pledge"]
     for key in ("core_pct", "related_pct", "year"):
         if key not in pledge_raw:
@@ -463,11 +537,13 @@ def load_scenario(name_or_path: str | Path, **overrides: float) -> Scenario:
                 problem = f"{year} is not after start_year {start} (a plan is for years ahead)"
                 raise ScenarioError(src, f"allies.{iso}.plan.{year}", problem)
     params = dict(DEFAULTS) | {
-        name: PARAMETERS[name].coerce(value) for name, value in raw.get("parameters", {}).items()
+        key: PARAMETERS[key].coerce(value) for key, value in raw.get("parameters", {}).items()
     }
     _check_consistency(src, params)
+    edition = raw.get("data_edition", DEFAULT_EDITION)
+    _check_caps(src, raw.get("allies", {}), start, edition)
     scenario = Scenario(
-        name=path.stem,
+        name=name,
         description=raw["description"].strip(),
         start_year=start,
         end_year=end,
@@ -476,7 +552,7 @@ def load_scenario(name_or_path: str | Path, **overrides: float) -> Scenario:
         review_year=pledge_raw.get("review_year"),
         targets_adoption_year=raw.get("targets", {}).get("adoption_year"),
         threat_mode=raw.get("threat_mode", "path"),
-        data_edition=raw.get("data_edition", DEFAULT_EDITION),
+        data_edition=edition,
         plans=raw.get("plans", "national"),
         paths=MappingProxyType(
             {

@@ -3,6 +3,7 @@
 import contextlib
 import io
 import json
+import os
 import re
 import shutil
 import socket
@@ -274,6 +275,24 @@ def _assert_one_line(err: str, *names: str) -> None:
             ["batch", "hague-2035", "--executor", "serial", "--scheduler", "tcp://127.0.0.1:9"],
             ["--scheduler", "--executor dask"],
         ),
+        (
+            [
+                *("batch", "hague-2035", "--replications", "2", "--executor", "dask"),
+                *("--scheduler", "not a url"),
+            ],
+            ["--scheduler not a url", "not a scheduler address", "missing port number"],
+        ),
+        (
+            ["batch", "hague-2035", "--scheduler", "foo://x:1"],
+            ["--scheduler foo://x:1", "unknown address scheme"],
+        ),
+        (["batch", "hague-2035", "--scheduler", ""], ["--scheduler: empty address"]),
+        (["run", "hague-2035", "--out", ""], ["alliance run", "--out: empty path"]),
+        (["batch", "hague-2035", "--out", ""], ["alliance batch", "--out: empty path"]),
+        (["sweep", "x.toml", "--out", ""], ["alliance sweep", "--out: empty path"]),
+        (["validate", "--out", ""], ["alliance validate", "--out: empty path"]),
+        (["validate", "--report", ""], ["alliance validate", "--report: empty path"]),
+        (["calibrate", "--out", ""], ["alliance calibrate", "--out: empty path"]),
         (["run", "hague-2035", "--data-edition", "1999"], ["--data-edition", "'1999'", "'2026'"]),
         (["batch", "hague-2035", "--data-edition", "2024"], ["--data-edition", "'2024'"]),
         (["validate", "--data-edition", "1999"], ["--data-edition", "'1999'"]),
@@ -313,6 +332,15 @@ def test_bad_flags_exit_2_with_one_line(tmp_path, capsys, monkeypatch, argv, nam
             "bad.toml: allies.ISL.recruit_rate",
         ),
         ('base = "hague-2035"\n[parameters\n', "bad.toml: invalid TOML"),
+        (
+            'base = "hague-2035"\nend_year = 2025\n',
+            "bad.toml: end_year: must be after start_year 2025, got 2025\n",
+        ),
+        (
+            'base = "hague-2035"\n[allies.POL]\nsovereign_cap_pct = 3.0\n',
+            "bad.toml: allies.POL.sovereign_cap_pct: 3 is below Poland's observed 2025 core share "
+            "4.25% GDP (2026 data); raise the cap or set core_pct_start\n",
+        ),
     ],
 )
 def test_malformed_scenario_file_exits_2_with_one_line(tmp_path, capsys, text, expected):
@@ -326,6 +354,56 @@ def test_malformed_scenario_file_exits_2_with_one_line(tmp_path, capsys, text, e
     assert captured.err.startswith(expected), captured.err
     assert captured.out == ""
     assert not out.exists()
+
+
+def test_validate_report_naming_a_folder_exits_2_before_running(tmp_path, capsys):
+    """--report naming an existing folder: one line naming --report, nothing run or written."""
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    out = tmp_path / "v"
+    assert main(["validate", "--report", str(folder), "--out", str(out)]) == 2
+    captured = capsys.readouterr()
+    _assert_one_line(captured.err, "alliance validate", f"--report {folder}", "is a folder")
+    assert captured.out == ""
+    assert not out.exists() and list(folder.iterdir()) == []
+
+
+def test_scenario_file_name_not_utf8_exits_2_with_one_line(tmp_path, capsys, monkeypatch):
+    """A scenario file whose name is not UTF-8: one printable line, nothing written."""
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / os.fsdecode(b"bad\xff.toml")
+    try:
+        path.write_text('base = "hague-2035"\n', encoding="utf-8")
+    except (OSError, UnicodeEncodeError):
+        pytest.skip("this file system refuses names that are not UTF-8")
+    assert main(["run", str(path)]) == 2
+    captured = capsys.readouterr()
+    _assert_one_line(captured.err, "bad\\xff.toml", "not valid UTF-8")
+    assert captured.out == ""
+    assert list(tmp_path.iterdir()) == [path]
+
+
+def test_out_path_not_utf8_exits_2_with_one_line(tmp_path, capsys):
+    """--out that is not UTF-8 (pyarrow cannot write there): one line, nothing written."""
+    out = tmp_path / os.fsdecode(b"out\xff")
+    assert main(["run", "hague-2035", "--out", str(out)]) == 2
+    _assert_one_line(capsys.readouterr().err, "--out", "out\\xff", "not valid UTF-8")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_scenario_named_dot_dot_never_writes_into_the_current_folder(tmp_path, capsys, monkeypatch):
+    """A file literally named `...toml` (name "..") is refused: results/.. is the current folder,
+    whose manifest.json it used to overwrite."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "path" / "to").mkdir(parents=True)
+    (tmp_path / "path" / "to" / "...toml").write_text('base = "hague-2035"\n', encoding="utf-8")
+    (tmp_path / "manifest.json").write_text("{}", encoding="utf-8")
+    assert main(["run", "path/to/...toml"]) == 2
+    captured = capsys.readouterr()
+    _assert_one_line(captured.err, "...toml", "no usable scenario name", "'..'")
+    assert captured.out == ""
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["manifest.json", "path"]
+    assert (tmp_path / "manifest.json").read_text(encoding="utf-8") == "{}"
 
 
 def test_app_listens_on_this_machine_only_unless_asked():
@@ -467,6 +545,20 @@ def test_batch_unreachable_scheduler_exits_2_within_seconds(tmp_path, capsys):
     assert time.monotonic() - tic < 15
     _assert_one_line(capsys.readouterr().err, "--scheduler", "tcp://127.0.0.1:9", "unreachable")
     assert not (out / "manifest.json").exists()
+
+
+def test_batch_into_a_run_folder_says_it_holds_a_run(hague7, capsys):
+    """--out holding `alliance run` output: one line saying so (not "a different batch"), with or
+    without --resume, and the run's files untouched."""
+    out = hague7[0]
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    argv = ["batch", "hague-2035", "--replications", "2", "--executor", "serial", "--out", str(out)]
+    for extra in ([], ["--resume"]):
+        assert main([*argv, *extra]) == 2
+        err = capsys.readouterr().err
+        _assert_one_line(err, f"--out {out}", "holds a single run (`alliance run` output)")
+        assert "not a batch" in err and "different" not in err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 
 def test_batch_resume_checks_the_directory(small_batch, tmp_path, capsys):

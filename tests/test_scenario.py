@@ -1,6 +1,7 @@
 """Scenario files: the named scenarios, inheritance, parameter overrides and every bad input."""
 
 import math
+import os
 import pickle
 
 import pytest
@@ -324,6 +325,12 @@ BAD = [
         "end_year",
         "2024 is before start_year 2025",
     ),
+    (
+        "end-equals-start",
+        BASE + "start_year = 2025\nend_year = 2025\n",
+        "end_year",
+        "must be after start_year 2025, got 2025",
+    ),
     ("start-after-data", BASE + "start_year = 2026\n", "start_year", "after the last year"),
     ("start-before-data", BASE + "start_year = 2013\n", "start_year", "outside"),
     ("pledge-before-start", BASE + "[pledge]\nyear = 2024\n", "pledge.year", "before start_year"),
@@ -372,6 +379,18 @@ BAD = [
         BASE + "[allies.DEU]\nplan = { 2024 = 3.0 }\n",
         "allies.DEU.plan.2024",
         "not after start_year",
+    ),
+    (
+        "cap-below-observed-start",
+        BASE + "[allies.POL]\nsovereign_cap_pct = 3.0\n",
+        "allies.POL.sovereign_cap_pct",
+        "3 is below Poland's observed 2025 core share 4.25% GDP (2026 data)",
+    ),
+    (
+        "cap-below-own-start",
+        BASE + "[allies.POL]\nsovereign_cap_pct = 3.0\ncore_pct_start = 3.5\n",
+        "allies.POL.sovereign_cap_pct",
+        "3 is below this ally's core_pct_start 3.5",
     ),
     ("plan-for-iceland", BASE + '[allies.ISL]\nplan = "none"\n', "allies.ISL.plan", "no armed"),
     ("missing-description", "start_year = 2025\n", "description", "missing"),
@@ -435,6 +454,33 @@ def test_unknown_scenario_and_missing_file(tmp_path):
     assert "unknown scenario" in _error("calibration").problem
     err = _error(tmp_path / "absent.toml")
     assert err.where == "" and "no such scenario file" in err.problem
+
+
+@pytest.mark.parametrize(
+    "name", ["...toml", "..toml", " .toml", "a\\b.toml", os.fsdecode(b"bad\xff.toml")]
+)
+def test_a_file_name_unfit_for_a_results_folder_is_refused(tmp_path, name):
+    """A scenario's name (its file's stem) names ``results/<name>``: "..", ".", a blank, a
+    separator or bytes that are not UTF-8 are refused in one printable line."""
+    try:
+        path = _write(tmp_path, BASE, name)
+    except (OSError, UnicodeEncodeError):
+        pytest.skip(f"this file system refuses the name {name!r}")
+    err = _error(path)
+    assert err.where == ""
+    assert "rename the file" in err.problem
+    str(err).encode("utf-8")  # printable: no lone surrogates
+    if name.endswith("\udcff.toml"):
+        assert str(err) == "bad\\xff.toml: the file name is not valid UTF-8 (rename the file)"
+
+
+def test_a_cap_at_or_above_the_start_share_is_kept(tmp_path):
+    """A cap with core_pct_start below it, or above the observed share, loads unchanged."""
+    text = BASE + "[allies.POL]\nsovereign_cap_pct = 3.0\ncore_pct_start = 2.5\n"
+    s = load_scenario(_write(tmp_path, text))
+    assert dict(s.allies["POL"]) == {"sovereign_cap_pct": 3.0, "core_pct_start": 2.5}
+    s = load_scenario(_write(tmp_path, BASE + "[allies.ESP]\nsovereign_cap_pct = 2.0\n"))
+    assert s.allies["ESP"]["sovereign_cap_pct"] == 2.0  # Spain's observed 2025 share is 2.0
 
 
 def test_iceland_may_set_its_economy(tmp_path):
@@ -511,6 +557,16 @@ def test_with_data_edition_returns_a_validated_copy():
         assert info.value.where == "data_edition"
         assert str(info.value).startswith("hague-2035.toml: data_edition: expected '2025' or")
         assert "\n" not in str(info.value)
+
+
+def test_with_data_edition_checks_the_caps_against_that_edition(tmp_path):
+    """Germany's 2025 core share is 2.22 in the 2026 edition, 2.4 in the 2025 edition: a cap of
+    2.3 loads on the first and is refused on the second."""
+    s = load_scenario(_write(tmp_path, BASE + "[allies.DEU]\nsovereign_cap_pct = 2.3\n"))
+    with pytest.raises(ScenarioError) as info:
+        s.with_data_edition("2025")
+    assert info.value.where == "allies.DEU.sovereign_cap_pct"
+    assert "below Germany's observed 2025 core share 2.4% GDP (2025 data)" in info.value.problem
 
 
 def test_the_data_edition_survives_pickling():
