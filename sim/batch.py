@@ -427,15 +427,8 @@ def run_batch(
     spec = make_spec(scenarios, replications, seed, engine, chunk_size, **parameters)
     store = BatchStore(out if out is not None else Path("results") / f"batch-{spec.name}")
     old = store.read_manifest()
-    if resume and old is None:
-        raise StoreError(f"--resume: {store.root} holds no batch to resume")
-    if old is not None and old.get("fingerprint") != spec.fingerprint:
-        hint = "--resume needs the same scenarios, parameters, replications, seed, engine"
-        if resume:
-            raise StoreError(f"--resume: {store.root} was made by a different batch spec ({hint})")
-        raise StoreError(f"--out {store.root}: holds a different batch (choose another --out)")
-    if old is not None and not resume:
-        raise StoreError(f"--out {store.root}: holds this batch already (--resume completes it)")
+    hint = "--resume needs the same scenarios, parameters, replications, seed, engine"
+    store.check_start(old, spec.fingerprint, resume, "batch spec", hint)
     store.check_writable()
     chunks = plan_chunks(spec)
     with store.lock(), open_executor("dask" if scheduler else executor, workers, scheduler) as pool:

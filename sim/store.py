@@ -154,6 +154,38 @@ class BatchStore:
         finally:
             os.close(fd)  # releases the lock
 
+    def check_start(
+        self,
+        old: dict[str, Any] | None,
+        fingerprint: str,
+        resume: bool,
+        what: str,
+        hint: str,
+        folder: Path | None = None,
+    ) -> None:
+        """Refuse to resume nothing, to resume something else, or to start over a finished one.
+
+        Args:
+            old: The folder's manifest (None when empty).
+            fingerprint: The fingerprint of what is asked.
+            resume: Whether ``--resume`` was given.
+            what: What the folder holds ("batch spec", "sweep").
+            hint: What ``--resume`` needs to match.
+            folder: The folder the user named with ``--out`` (default: this store's).
+
+        Raises:
+            StoreError: One line naming the flag and the folder.
+        """
+        name, folder = what.split()[0], folder or self.root
+        if resume and old is None:
+            raise StoreError(f"--resume: {folder} holds no {name} to resume")
+        if old is not None and old.get("fingerprint") != fingerprint:
+            if resume:
+                raise StoreError(f"--resume: {folder} was made by a different {what} ({hint})")
+            raise StoreError(f"--out {folder}: holds a different {name} (choose another --out)")
+        if old is not None and not resume:
+            raise StoreError(f"--out {folder}: holds this {name} already (--resume completes it)")
+
     def check_unchanged(self, manifest: dict[str, Any] | None) -> None:
         """Under the lock: raise ``StoreError`` if the manifest is no longer ``manifest``.
 

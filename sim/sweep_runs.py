@@ -31,7 +31,7 @@ from sim.executors import open_executor
 from sim.experiment import Experiment, Output
 from sim.provenance import git_commit, versions
 from sim.scenario import Scenario
-from sim.store import BatchStore, StoreError, encode
+from sim.store import BatchStore, encode
 
 FORMAT = "alliance-sim sweep outputs 1"
 KEEP = ("outputs", "tables")
@@ -255,15 +255,8 @@ def run_points(
     if chunk_runs is None:
         chunk_runs = old["spec"].get("chunk_runs", CHUNK_RUNS) if resume and old else CHUNK_RUNS
     key = fingerprint(experiment, samples, chunk_runs)
-    if resume and old is None:
-        raise StoreError(f"--resume: {out} holds no sweep to resume")
-    if old is not None and old.get("fingerprint") != key:
-        hint = "--resume needs the same experiment and --chunk-size"
-        if resume:
-            raise StoreError(f"--resume: {out} was made by a different sweep ({hint})")
-        raise StoreError(f"--out {out.parent}: holds a different sweep (choose another --out)")
-    if old is not None and not resume:
-        raise StoreError(f"--out {out.parent}: holds this sweep already (--resume completes it)")
+    hint = "--resume needs the same experiment and --chunk-size"
+    store.check_start(old, key, resume, "sweep", hint, out.parent)
     store.check_writable()
     chunks = plan_point_chunks(experiment, samples, chunk_runs)
     kind = "dask" if scheduler else executor
