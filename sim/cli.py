@@ -478,10 +478,8 @@ def _sweep(args: argparse.Namespace) -> int:
         experiment = _experiment(args)
     except ExperimentError as exc:
         raise UsageError(f"alliance sweep: {exc}") from None
-    points = design_size(
-        experiment.design, experiment.parameters, samples=experiment.samples,
-        levels=experiment.levels,
-    )  # fmt: skip
+    e = experiment
+    points = design_size(e.design, e.parameters, samples=e.samples, levels=e.levels)
     flag = f"{args.spec}: {points} design points x {experiment.replications} replications"
     out = args.out or Path("results")
     _check_plan(args, flag, points * experiment.replications, out, keep=args.keep)

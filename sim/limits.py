@@ -23,8 +23,9 @@ PLAN_MEMORY_PER_RUN = {"tables": 1_000, "outputs": 50, "none": 0}
 measured); an outputs-only sweep holds its design points (a few hundred bytes each)."""
 TABLE_MEMORY_PER_RUN = 120_000
 """Bytes per run of tables built in one process (``run_ensemble``, validation: ~110k measured)."""
-SECONDS_PER_RUN = {"ensemble": 1 / 2000, "mesa": 1 / 30}
-"""Seconds per run on one worker (ensemble ~2,400 runs/s with tables; Mesa ~40 runs/s)."""
+SECONDS_PER_RUN = {"ensemble": 1 / 2000, "mesa": 1 / 15}
+"""Seconds per run on one worker (``docs/benchmarks.md``: ensemble 2,201-2,885 runs/s with
+tables in one process; a Mesa batch 32 runs/s on two workers)."""
 WORKER_MEMORY = 400 * 2**20
 """Resident memory of one worker process (model, data, one chunk)."""
 LONG_S = 12 * 3600
@@ -147,11 +148,13 @@ def _existing(path: Path) -> Path:
 
 
 def _bytes(n: float) -> str:
-    for unit in ("B", "kB", "MB", "GB", "TB", "PB"):
-        if abs(n) < 1000 or unit == "PB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+    if n < 1000:
+        return f"{n:.0f} B"
+    for unit in ("kB", "MB", "GB", "TB"):
         n /= 1000
-    raise AssertionError("unreachable")
+        if n < 1000:
+            return f"{n:.1f} {unit}"
+    return f"{n / 1000:.1f} PB"
 
 
 def _duration(seconds: float) -> str:
