@@ -55,12 +55,13 @@ from pathlib import Path
 
 import psutil
 
-from sim.batch import CHUNK_SIZE, run_batch, run_seeds
+from sim.batch import CHUNK_SIZE, run_batch
 from sim.ensemble import run_ensemble
 from sim.executors import default_workers
 from sim.provenance import git_commit
 from sim.run import run_scenario
 from sim.scenario import Scenario, load_scenario
+from sim.shocks import replication_seeds
 
 SCENARIO = "hague-2035"
 SEED = 1
@@ -313,7 +314,7 @@ def run_benchmark(sizes: Sizes) -> Results:
     """Take every measurement, in a fixed order."""
     n, big, rep = sizes.mesa_runs, sizes.large_runs, sizes.repeat
     scenario = load_scenario(SCENARIO)
-    seeds = [seed for seed, _ in run_seeds(SEED, 1, n)[0]]
+    seeds = replication_seeds(SEED, 0, n)
     warm_up(scenario, seeds[0])
     return Results(
         mesa_batch=measure(

@@ -47,11 +47,11 @@ from pathlib import Path
 import psutil
 from bench_engines import GIB, PeakTreeRss, alliance_command
 
-from sim.batch import run_seeds
 from sim.ensemble import run_ensemble, simulate_points
 from sim.experiment import load_experiment
 from sim.provenance import git_commit
 from sim.scenario import load_scenario
+from sim.shocks import replication_seeds
 from sim.store import BatchStore
 from sim.sweep import design
 from sim.sweep_runs import plan_point_chunks, run_points_chunk
@@ -83,7 +83,7 @@ def best_rate(runs: int, once, repeat: int) -> float:
 def in_process(runs: int, repeat: int) -> dict[str, float]:
     """Runs per second of each in-process path, on this process's single core."""
     scenario = load_scenario("hague-2035")
-    seeds = [seed for seed, _ in run_seeds(1, 1, runs)[0]]
+    seeds = replication_seeds(1, 0, runs)
     simulate_points([scenario], [seeds[:10]])  # load data and warm caches
     experiment = load_experiment(SOBOL)
     chunks = plan_point_chunks(experiment, design(experiment))[:repeat]

@@ -1,10 +1,11 @@
 """Scenario batches: replications of one or more scenarios, chunked, run anywhere, stored safely.
 
-One root seed per batch. Scenario i gets ``SeedSequence(seed).spawn(n)[i]`` and its replication
-r gets that child's ``spawn(R)[r]``, whose first 63 bits are the run's seed: ``alliance run
-SCENARIO --seed SEED`` re-runs it alone. Runs go to workers in chunks (one scenario, consecutive
-replications); every finished chunk is written to the store at once, so an interrupted batch
-resumes from the chunks it has, with no run lost or repeated.
+One root seed per batch (``sim.shocks.run_seeds``): scenario i gets
+``SeedSequence(seed).spawn(n)[i]`` and its replication r gets that child's ``spawn(R)[r]``, whose
+first 63 bits are the run's seed: ``alliance run SCENARIO --seed SEED`` re-runs it alone.
+Runs go to workers in chunks (one scenario, consecutive replications); every finished chunk is
+written to the store at once, so an interrupted batch resumes from the chunks it has, with no run
+lost or repeated.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from sim.ensemble import run_ensemble
 from sim.executors import deferred_stop, open_executor
 from sim.provenance import git_commit, versions
 from sim.scenario import Scenario, load_scenario
+from sim.shocks import run_seeds
 from sim.store import SPEC, BatchStore, StoreError, encode
 
 ENGINES = ("ensemble", "mesa")
@@ -125,31 +127,6 @@ class BatchSpec:
         """Hash of ``to_dict``: a resumed batch must have the same."""
         text = json.dumps(self.to_dict(), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def run_seeds(seed: int, n_scenarios: int, replications: int) -> list[list[tuple[int, tuple]]]:
-    """(seed, spawn key) of every run, by scenario then replication.
-
-    Args:
-        seed: The batch's root seed.
-        n_scenarios: Scenarios in the batch.
-        replications: Runs per scenario.
-
-    Returns:
-        ``out[i][r]`` for scenario i, replication r.
-    """
-    return [point_seeds(seed, i, replications) for i in range(n_scenarios)]
-
-
-def point_seeds(seed: int, index: int, replications: int) -> list[tuple[int, tuple]]:
-    """(seed, spawn key) of each replication of scenario (or design point) ``index``.
-
-    Its ``SeedSequence`` is ``SeedSequence(seed).spawn(n)[index]`` for any n > ``index``
-    (entropy ``seed``, spawn key ``(index,)``), so a worker can make a point's seeds alone.
-    """
-    child = np.random.SeedSequence(seed, spawn_key=(index,))
-    runs = child.spawn(replications)
-    return [(int(ss.generate_state(1, np.uint64)[0] >> 1), ss.spawn_key) for ss in runs]
 
 
 def plan_chunks(spec: BatchSpec) -> list[Chunk]:

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from sim.batch import run_seeds
 from sim.dynamics import core_path
 from sim.ensemble import run_ensemble
 from sim.model import AllianceModel
 from sim.parameters import CATEGORIES
 from sim.scenario import Scenario
+from sim.shocks import replication_seeds
 
 CATEGORY_LABELS: dict[str, str] = {
     "air_missile_defence": "Air & missile defence",
@@ -120,7 +120,7 @@ def uncertainty_bands(scenario: Scenario, seed: int, runs: int) -> Bands:
     """
     if runs < 1:
         raise ValueError(f"runs must be at least 1, got {runs}")
-    seeds = [s for s, _ in run_seeds(seed, 1, runs)[0]]
+    seeds = replication_seeds(seed, 0, runs)
     alliance = run_ensemble(scenario, seeds).alliance
     grouped = alliance.groupby("year")[list(BAND_MEASURES)]
     quantiles = grouped.quantile(list(BAND_QUANTILES)).unstack()

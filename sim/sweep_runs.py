@@ -3,7 +3,7 @@
 Each task runs every replication of a range of consecutive design points at once
 (``simulate_points``: one parameter set per run) and keeps only what the experiment reads:
 one row per run with its scalar outputs, and per design point and year the replication mean
-of each series column. Seeds are the batch's (``sim.batch.point_seeds``), so a point's numbers
+of each series column. Seeds are the batch's (``sim.shocks.point_seeds``), so a point's numbers
 are those of ``alliance batch`` (and ``alliance sweep --keep tables``) of the same runs.
 
 Layout of the folder (a ``BatchStore`` with these tables)::
@@ -25,12 +25,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.batch import chunk_status, execute_chunks, point_seeds
+from sim.batch import chunk_status, execute_chunks
 from sim.ensemble import Recorded, simulate_points
 from sim.executors import open_executor
 from sim.experiment import Experiment, Output
 from sim.provenance import git_commit, versions
 from sim.scenario import Scenario
+from sim.shocks import replication_seeds
 from sim.store import BatchStore, encode
 
 FORMAT = "alliance-sim sweep outputs 1"
@@ -116,7 +117,7 @@ def run_points_chunk(chunk: PointsChunk) -> tuple[dict[str, bytes | None], int]:
         chunk.base.with_parameters(**dict(zip(chunk.names, row, strict=True)))
         for row in chunk.values.tolist()
     ]
-    seeds = [[s for s, _ in point_seeds(chunk.seed, i, chunk.replications)] for i in chunk.samples]
+    seeds = [replication_seeds(chunk.seed, i, chunk.replications) for i in chunk.samples]
     ally_columns = sorted({o.column for o in chunk.outputs if o.table == "allies"})
     alliance_columns = sorted(
         {o.column for o in chunk.outputs if o.table == "alliance"} | set(chunk.series)

@@ -18,11 +18,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from sim.batch import run_seeds
 from sim.data import DEFAULT_EDITION, NO_FORCES, WITHHELD, check_edition, load_reference
 from sim.ensemble import run_ensemble
 from sim.indicators import allies_at_or_above
 from sim.scenario import Scenario, load_scenario
+from sim.shocks import replication_seeds
 
 HINDCAST = "wales-2014"
 """The scenario of the hindcast."""
@@ -98,7 +98,7 @@ def simulate(
     Returns:
         Every run's core share by ally and year.
     """
-    seeds = [s for s, _ in run_seeds(seed, 1, replications)[0]]
+    seeds = replication_seeds(seed, 0, replications)
     result = run_ensemble(scenario, seeds, **parameters)
     runs = result.allies.pivot_table(
         index=["iso3", "year"], columns="seed", values="core_pct_gdp", sort=False

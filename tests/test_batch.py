@@ -13,8 +13,9 @@ import pandas as pd
 import pytest
 
 import sim.batch
-from sim.batch import BatchResult, make_spec, plan_chunks, run_batch, run_seeds
+from sim.batch import BatchResult, make_spec, plan_chunks, run_batch
 from sim.run import run_scenario
+from sim.shocks import run_seeds
 from sim.store import BatchStore
 
 VOLATILE = ["duration_s"]

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.batch import run_batch, run_seeds
+from sim.batch import run_batch
 from sim.dashboard import (
     BAND_MEASURES,
     BAND_QUANTILES,
@@ -18,6 +18,7 @@ from sim.model import AllianceModel
 from sim.parameters import CATEGORIES
 from sim.run import run_scenario
 from sim.scenario import list_scenarios
+from sim.shocks import run_seeds
 
 
 def _model(scenario="hague-2035", seed=3, years=2):

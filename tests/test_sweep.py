@@ -9,10 +9,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sim.batch import point_seeds, run_seeds
 from sim.cli import main
 from sim.ensemble import run_ensemble
 from sim.experiment import ExperimentError, load_experiment
+from sim.shocks import point_seeds, run_seeds
 from sim.store import BatchStore, StoreError
 from sim.sweep import SweepError, analyse_sweep, point_scenarios, run_sweep
 from sim.sweep_runs import plan_point_chunks, run_points_chunk
