@@ -289,7 +289,7 @@ def format_summary(result: BatchResult) -> str:
     lines.append("Median [5%-95%] in the final year:")
     labels = {
         "allies_ge_3_5pct_core": ("allies >= 3.5% core", "{:.0f}"),
-        "capability_gap": ("capability gap", "{:.1%}"),
+        "capability_gap": ("capability gap, share", "{:.3f}"),
         "mean_core_pct_gdp": ("mean core % GDP", "{:.2f}"),
     }
     for row in result.summary().itertuples():

@@ -18,9 +18,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-import pandas as pd
 from tqdm import tqdm
 
 from sim.batch import CHUNK_SIZE, ENGINES, BatchError, BatchInterrupted, run_batch
@@ -35,6 +33,7 @@ from sim.executors import (
     default_workers,
 )
 from sim.experiment import Experiment, ExperimentError, load_experiment
+from sim.forecast import REPLICATIONS as FORECAST_REPLICATIONS
 from sim.limits import LONG_S, LimitError, check_plan, check_workers, estimate
 from sim.parameters import (
     PARAMETERS,
@@ -42,13 +41,11 @@ from sim.parameters import (
     calibration_file,
     check_calibration,
 )
-from sim.scenario import ScenarioError, list_scenarios, load_scenario, printable
-from sim.store import BatchStore, StoreError
+from sim.scenario import ScenarioError, list_scenarios, load_scenario
+from sim.spec_checks import printable
+from sim.store import BatchStore, StoreError, check_writable
 from sim.sweep_runs import CHUNK_RUNS, KEEP
 from sim.validation import REPLICATIONS, SEED, TEST, TRAIN, span
-
-if TYPE_CHECKING:
-    from sim.run import RunResult
 
 # Each command imports what only it needs (Mesa, SALib and matplotlib take seconds to load).
 
@@ -206,8 +203,23 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("parameters", help="list every parameter with its default, unit and range")
     run = sub.add_parser("run", help="run one scenario and write its tables")
     run.add_argument("scenario", help="a scenario name (see `alliance scenarios`) or a TOML file")
-    run.add_argument("--seed", type=_seed, default=1, help="seed of the run (default 1)")
+    run.add_argument(
+        "--seed",
+        type=_seed,
+        default=1,
+        help="root seed of the runs, or the single run's seed (default 1)",
+    )
+    run.add_argument(
+        "--replications",
+        type=_positive,
+        default=FORECAST_REPLICATIONS,
+        help=f"runs behind the medians and bands (default {FORECAST_REPLICATIONS})",
+    )
+    run.add_argument(
+        "--single", action="store_true", help="show one seeded run (one draw) instead of bands"
+    )
     run.add_argument("--out", type=_path, help="output folder (default: results/<scenario>)")
+    _add_allow_long(run)
     _add_set(run)
     _add_edition(run, f"the scenario's, {DEFAULT_EDITION} unless it sets data_edition")
 
@@ -314,93 +326,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _pct(x: float) -> str:
-    return f"{x:5.2f}"
-
-
-def format_summary(result: RunResult) -> str:
-    """Readable final-year table of every ally plus the alliance summary."""
-    final = result.allies["year"].max()
-    a = result.allies[result.allies["year"] == final]
-    table = pd.DataFrame(
-        {
-            "ally": a["iso3"] + " " + a["name"].str.slice(0, 16),
-            "core %GDP": a["core_pct_gdp"].map(_pct),
-            "total %GDP": a["total_pct_gdp"].map(_pct),
-            "capability %": (100 * a["fulfil_overall"]).map(lambda x: f"{x:5.1f}"),
-            "personnel k": a["personnel_k"].map(lambda x: f"{x:8.1f}"),
-        }
-    )
-    start = result.alliance.iloc[0]
-    end = result.alliance.iloc[-1]
-    s = result.scenario
-    deu = result.allies[result.allies["iso3"] == "DEU"]
-    deu0, deu1 = deu["personnel_k"].iloc[0], deu["personnel_k"].iloc[-1]
-    counted = int((result.allies[result.allies["year"] == final]["personnel_k"] > 0).sum())
-    lines = [
-        f"{s.name}: {s.description}",
-        f"NATO data edition {s.data_edition}.",
-        f"seed {result.seed}, {s.start_year}-{s.end_year}. Final year {final}:",
-        "",
-        table.to_string(index=False),
-        "",
-        f"Alliance in {final} (start {s.start_year} in brackets):",
-        f"  allies at >= 2% core:        {end.allies_ge_2pct:>3} of {counted}"
-        f"  ({start.allies_ge_2pct})",
-        f"  allies at >= 3.5% core:      {end.allies_ge_3_5pct_core:>3} of {counted}"
-        f"  ({start.allies_ge_3_5pct_core})",
-        f"  allies at >= 5% total:       {end.allies_ge_5pct_total:>3} of {counted}"
-        f"  ({start.allies_ge_5pct_total})",
-        f"  mean core share:             {end.mean_core_pct_gdp:5.2f}% GDP"
-        f"  ({start.mean_core_pct_gdp:.2f}%)",
-        f"  capability gap:              {100 * end.capability_gap:5.1f}% of targets unmet"
-        f"  ({100 * start.capability_gap:.1f}%)",
-        f"  US share of core spending:   {100 * end.us_share_of_spending:5.1f}%"
-        f"  ({100 * start.us_share_of_spending:.1f}%)",
-        f"  US pressure / retrenchment:  {end.us_pressure:.2f} / {end.us_retrenchment:.2f}",
-        f"  Germany's personnel:         {deu1:.1f}k ({deu1 - deu0:+.1f}k since {s.start_year})",
-    ]
-    return "\n".join(lines)
-
-
-def format_plans(result: RunResult) -> str:
-    """Each ally's national plan against this run's core share (2026, 2029, 2035)."""
-    from sim.run import plan_vs_forecast
-
-    table = plan_vs_forecast(result.scenario, result.allies)
-    years = [int(c.split("_")[1]) for c in table.columns if c.startswith("core_")]
-    if not years:
-        return ""
-    head = "".join(f"  {y}: plan  model" for y in years)
-    lines = [
-        "",
-        f"National plans (core % GDP, on NATO's basis; '-' = no plan that year) against seed "
-        f"{result.seed}, one draw (`alliance batch` gives medians and bands):",
-        f"  ally{head}",
-    ]
-    for row in table.itertuples(index=False):
-        cells = ""
-        for y in years:
-            plan = getattr(row, f"plan_{y}")
-            plan_text = "    -" if pd.isna(plan) else f"{plan:5.2f}"
-            cells += f"        {plan_text}  {getattr(row, f'core_{y}'):5.2f}"
-        lines.append(f"  {row.iso3}{cells}")
-    return "\n".join(lines)
-
-
 def _run(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario, **dict(args.overrides))
     if args.data_edition is not None:
         scenario = scenario.with_data_edition(args.data_edition)
     out = args.out if args.out is not None else Path("results") / scenario.name
+    if not args.single:
+        _check_plan(args, f"--replications {args.replications}", args.replications, out)
     _check_writable(out)
     from sim.run import run_scenario, write_run
+    from sim.run_summary import format_run
 
     result = run_scenario(scenario, seed=args.seed)
-    write_run(result, out)
-    print(format_summary(result))
-    print(format_plans(result))
-    print(f"\nTables written to {out}/ (allies.parquet, alliance.parquet, manifest.json)")
+    if args.single:
+        write_run(result, out)
+        print(format_run(result))
+    else:
+        from sim.forecast import format_forecast, make_forecast, write_forecast
+
+        forecast = make_forecast(scenario, args.seed, args.replications)
+        write_run(result, out, write_forecast(forecast, out))
+        print(format_forecast(forecast))
+    files = "allies.parquet, alliance.parquet" + ("" if args.single else ", forecast_*.parquet")
+    print(f"\nTables written to {out}/ ({files}, manifest.json)")
     return 0
 
 
@@ -606,13 +554,9 @@ def _calibrate(args: argparse.Namespace) -> int:
 def _check_writable(out: Path, command: str = "run", flag: str = "--out") -> None:
     """Fail early, before running, if ``out`` cannot be created or written."""
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as exc:
-        problem = f"{flag} {out}: not writable ({exc.strerror})"
-        raise UsageError(f"alliance {command}: {problem}") from None
+        check_writable(out, flag)
+    except StoreError as exc:
+        raise UsageError(f"alliance {command}: {exc}") from None
 
 
 def _check_file(path: Path, command: str, flag: str = "--out") -> None:
@@ -681,9 +625,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"{name:22} {description}")
             return 0
         if args.command == "parameters":
-            for p in PARAMETERS.values():
-                unit = f" {p.unit}" if p.unit else ""
-                print(f"{p.name:40} {p.default:g}{unit}  [{p.low:g}, {p.high:g}]  {p.description}")
+            print("\n".join(p.describe() for p in PARAMETERS.values()))
             return 0
         commands = {"run": _run, "batch": _batch, "query": _query}
         commands |= {"sweep": _sweep, "validate": _validate, "calibrate": _calibrate, "app": _app}

@@ -178,18 +178,24 @@ def check_scheduler(address: str) -> None:
     """Refuse a malformed Dask scheduler address, without connecting to it.
 
     Raises:
-        ExecutorError: An unknown scheme, or a host and port distributed cannot parse.
+        ExecutorError: An unknown scheme, a host and port distributed cannot parse, or a
+            transport this machine lacks (``ucx://`` without UCX).
     """
     from distributed.comm.addressing import parse_address, parse_host_port
     from distributed.comm.registry import get_backend
 
     try:
         scheme, location = parse_address(address)
-        get_backend(scheme)
+        backend = get_backend(scheme)
         if scheme in ("tcp", "tls", "ws", "wss"):
             parse_host_port(location)
     except ValueError as exc:
         raise _malformed(f"--scheduler {address}", exc) from None
+    try:
+        backend.get_connector()
+    except (TypeError, ImportError, RuntimeError) as exc:  # e.g. ucx:// without UCX installed
+        problem = f"the {scheme}:// transport is not usable here ({type(exc).__name__}: {exc})"
+        raise ExecutorError(f"--scheduler {address}: {problem}") from None
 
 
 @contextmanager

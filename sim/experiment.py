@@ -34,7 +34,6 @@ Example::
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +42,7 @@ from sim.columns import ALLIANCE_COLUMNS, ALLY_COLUMNS
 from sim.data import load_reference
 from sim.parameters import PARAMETERS
 from sim.scenario import Scenario, ScenarioError, load_scenario
+from sim.spec_checks import SpecError, read_toml, type_problem, unknown_problem
 
 DESIGNS = ("grid", "oat", "lhs", "sobol", "morris")
 """Full factorial grid, one-at-a-time, Latin hypercube, Sobol (Saltelli), Morris."""
@@ -54,12 +54,8 @@ _TOP = {
 }  # fmt: skip
 
 
-class ExperimentError(ValueError):
+class ExperimentError(SpecError):
     """An invalid experiment spec: the file, the field and what is wrong."""
-
-    def __init__(self, source: str, where: str, problem: str) -> None:
-        self.source, self.where, self.problem = source, where, problem
-        super().__init__(f"{source}: {where}: {problem}" if where else f"{source}: {problem}")
 
 
 @dataclass(frozen=True)
@@ -159,13 +155,11 @@ def load_experiment(path: str | Path) -> Experiment:
     src = path.name
     if not path.is_file():
         raise ExperimentError(str(path), "", "no such experiment file")
-    try:
-        raw = tomllib.loads(path.read_text())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ExperimentError(src, "", f"not valid TOML ({exc})") from None
+    raw = read_toml(path, ExperimentError, src)
     for key in raw:
-        if key not in _TOP:
-            raise ExperimentError(src, key, f"unknown field (expected one of {', '.join(_TOP)})")
+        problem = unknown_problem(key, _TOP)
+        if problem:
+            raise ExperimentError(src, key, problem)
     ref = _get(src, raw, "scenario", str)
     if ref.endswith(".toml") and not Path(ref).is_absolute():
         ref = path.parent / ref  # a scenario file next to the spec
@@ -221,17 +215,16 @@ def _get(src: str, table: dict, key: str, kind: type, default: Any = _MISSING) -
         if default is _MISSING or (default is None and kind is not dict):
             raise ExperimentError(src, key, "missing")
         return default
-    value = table[key]
-    if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
-        raise ExperimentError(src, key, f"expected a whole number, got {value!r}")
-    if kind is not int and not isinstance(value, kind):
-        raise ExperimentError(src, key, f"expected {kind.__name__}, got {type(value).__name__}")
-    return value
+    problem = type_problem(table[key], kind)
+    if problem:
+        raise ExperimentError(src, key, problem)
+    return table[key]
 
 
 def _number(src: str, where: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ExperimentError(src, where, f"expected a number, got {value!r}")
+    problem = type_problem(value, float)
+    if problem:
+        raise ExperimentError(src, where, problem)
     return float(value)
 
 

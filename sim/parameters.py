@@ -9,13 +9,14 @@ defaults from ``scenarios/calibration.toml``, written by the calibration and nev
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import dataclass, replace
 from importlib.resources import files
 from pathlib import Path
 from types import MappingProxyType
 
 import numpy as np
+
+from sim.spec_checks import SpecError, read_toml
 
 CATEGORIES: tuple[str, ...] = (
     "air_missile_defence",
@@ -63,6 +64,15 @@ class Parameter:
             return f"{value} is outside the allowed range [{self.low:g}, {self.high:g}]"
         return None
 
+    def describe(self) -> str:
+        """Three lines for ``alliance parameters``: value, unit and range; meaning; source."""
+        unit = f" {self.unit}" if self.unit else " (no unit)"
+        kind = ", whole numbers" if self.integer else ""
+        return (
+            f"{self.name} = {self.default:g}{unit}, range [{self.low:g}, {self.high:g}]{kind}\n"
+            f"    {self.description}\n    Source: {self.source}"
+        )
+
     def coerce(self, value: float) -> float:
         """``value`` as the model uses it: ``int`` for whole-number parameters, else ``float``."""
         return int(value) if self.integer else float(value)
@@ -106,12 +116,12 @@ _DEFINITIONS = [
     _p("adversary_fatigue", 0.04, "1/yr", 0.0, 0.5,
        "DOMAIN §4.3: Richardson fatigue coefficients 0.034-0.042 (US-USSR fit)",
        "Adversary effort lost per year per unit of effort (Adversary mode)."),
-    _p("adversary_effort_cap", 1.5, "x start", 1.0, 5.0, "assumption (economic limit)",
+    _p("adversary_effort_cap", 1.5, "× start", 1.0, 5.0, "assumption (economic limit)",
        "Largest adversary effort its economy sustains, relative to the start (Adversary mode)."),
     # --- 2. US pressure ---------------------------------------------------------------------
     _p("us_pressure_start", 0.5, "", 0.0, 1.0, "scenario lever",
        "US pressure in the start year (0 none, 1 maximal)."),
-    _p("us_pressure_strength", 1.0, "0-1 scale", 0.0, 1.0, "scenario lever",
+    _p("us_pressure_strength", 1.0, "", 0.0, 1.0, "scenario lever",
        "Pressure the US applies when every ally lags (its stance)."),
     _p("us_pressure_adjust", 0.5, "1/yr", 0.0, 1.0, "assumption",
        "Share of the gap to its desired pressure the US closes each year."),
@@ -201,7 +211,7 @@ _DEFINITIONS = [
     _p("depreciation_rate", 0.05, "1/yr", 0.0, 0.2, "assumption (20-year mean service life)",
        "Share of the capability stock retired each year."),
     # --- 7. capability targets --------------------------------------------------------------
-    _p("target_uplift", 0.30, "fraction", 0.0, 1.0,
+    _p("target_uplift", 0.30, "share", 0.0, 1.0,
        "DOMAIN §3: targets raised by 'around 30%' (dpa)",
        "Value-weighted mean rise of the capability targets in the adoption year."),
     _p("initial_shortfall", 0.30, "", 0.0, 0.9, "DOMAIN §3: 'a gap of 30%' on the old targets",
@@ -280,7 +290,7 @@ PRIORS: MappingProxyType[str, float] = MappingProxyType({p.name: p.default for p
 """Every parameter's documented value before calibration (the calibration's starting point)."""
 
 
-class CalibrationFileError(ValueError):
+class CalibrationFileError(SpecError):
     """The calibration file is unreadable or names an unknown parameter or a value out of range."""
 
 
@@ -304,27 +314,20 @@ def read_calibration(path: Path | None = None) -> dict:
     path = path or calibration_file()
     if not path.exists():
         return {}
-    if not path.is_file():
-        raise CalibrationFileError(f"{path}: not a file")
-    try:
-        data = tomllib.loads(path.read_text())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise CalibrationFileError(f"{path}: not valid TOML ({exc})") from exc
-    except OSError as exc:
-        raise CalibrationFileError(f"{path}: unreadable ({exc.strerror})") from exc
+    data = read_toml(path, CalibrationFileError)
     for key in ("date", "command"):
         if key not in data:
-            raise CalibrationFileError(f"{path}: {key}: missing (who made these values, and when)")
+            raise CalibrationFileError(str(path), key, "missing (who made these values, and when)")
     values = data.get("parameters")
     if not isinstance(values, dict) or not values:
-        raise CalibrationFileError(f"{path}: parameters: missing or empty table")
+        raise CalibrationFileError(str(path), "parameters", "missing or empty table")
     definitions = {p.name: p for p in _DEFINITIONS}
     for name, value in values.items():
         if name not in definitions:
-            raise CalibrationFileError(f"{path}: parameters.{name}: unknown parameter")
+            raise CalibrationFileError(str(path), f"parameters.{name}", "unknown parameter")
         problem = definitions[name].check(value)
         if problem:
-            raise CalibrationFileError(f"{path}: parameters.{name}: {problem}")
+            raise CalibrationFileError(str(path), f"parameters.{name}", problem)
     return data
 
 
@@ -341,12 +344,12 @@ def _with_calibration(definitions: list[Parameter], calibration: dict) -> list[P
     ]
 
 
-def _calibration_at_import() -> tuple[dict, str | None]:
+def _calibration_at_import() -> tuple[dict, CalibrationFileError | None]:
     """The calibration the defaults take, and why the file cannot be used (None if it can)."""
     try:
         return read_calibration(), None
     except CalibrationFileError as exc:
-        return {}, str(exc)
+        return {}, exc
 
 
 _CALIBRATION, _CALIBRATION_PROBLEM = _calibration_at_import()
@@ -366,9 +369,9 @@ def check_calibration() -> str | None:
         CalibrationFileError: The file exists but is not a valid calibration.
     """
     if _CALIBRATION_PROBLEM:
-        raise CalibrationFileError(
-            f"{_CALIBRATION_PROBLEM} (fix or delete it, or rerun `alliance calibrate`)"
-        )
+        bad = _CALIBRATION_PROBLEM
+        hint = "(fix or delete it, or rerun `alliance calibrate`)"
+        raise CalibrationFileError(bad.source, bad.where, f"{bad.problem} {hint}")
     if not _CALIBRATION:
         return (
             f"{calibration_file()}: not found; parameters take their uncalibrated priors "

@@ -10,7 +10,6 @@ from pathlib import Path
 import pandas as pd
 
 from sim.columns import ALLIANCE_COLUMNS, ALLIANCE_TABLE, ALLIES_TABLE
-from sim.initial import build_initial_state
 from sim.model import AllianceModel
 from sim.provenance import git_commit, versions
 from sim.scenario import Scenario, load_scenario
@@ -76,37 +75,11 @@ def run_scenario(scenario: str | Scenario, seed: int = 1, **parameters: float) -
     return RunResult(model.spec, seed, allies, alliance)
 
 
-PLAN_YEARS = (2026, 2029, 2035)
-"""Years ``plan_vs_forecast`` shows by default."""
+def manifest(result: RunResult, forecast: dict | None = None) -> dict:
+    """Everything needed to reproduce a run: scenario, full parameters, seed, versions, commit.
 
-
-def plan_vs_forecast(
-    scenario: Scenario, allies: pd.DataFrame, years: tuple[int, ...] = PLAN_YEARS
-) -> pd.DataFrame:
-    """Each ally's national plan against the forecast core share in some years.
-
-    Args:
-        scenario: The scenario run (its plans, start year and data edition).
-        allies: An allies table of that scenario (one run, or medians with the same columns).
-        years: Years to show; those outside the run are left out.
-
-    Returns:
-        One row per ally with forces: ``iso3``, then ``plan_<year>`` (the plan on NATO's basis,
-        NaN where the ally has none for that year) and ``core_<year>`` for each year.
+    ``forecast`` (what ``sim.forecast.write_forecast`` wrote beside the run) is recorded too.
     """
-    s = build_initial_state(scenario)
-    shown = [y for y in years if scenario.start_year < y <= scenario.end_year]
-    core = allies.pivot_table(index="iso3", columns="year", values="core_pct_gdp")
-    out = pd.DataFrame({"iso3": s.iso3[s.has_forces]})
-    for year in shown:
-        k = year - scenario.start_year - 1
-        out[f"plan_{year}"] = s.plan[k][s.has_forces]
-        out[f"core_{year}"] = core[year].reindex(out["iso3"]).to_numpy()
-    return out
-
-
-def manifest(result: RunResult) -> dict:
-    """Everything needed to reproduce a run: scenario, full parameters, seed, versions, commit."""
     return {
         "scenario": result.scenario.to_dict(),
         "scenario_file": result.scenario.source,
@@ -116,19 +89,20 @@ def manifest(result: RunResult) -> dict:
         "git_commit": git_commit(),
         "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         "tables": {"allies": list(ALLIES_TABLE), "alliance": list(ALLIANCE_TABLE)},
-    }
+    } | ({"forecast": forecast} if forecast else {})
 
 
-def write_run(result: RunResult, out_dir: str | Path) -> Path:
+def write_run(result: RunResult, out_dir: str | Path, forecast: dict | None = None) -> Path:
     """Write ``allies.parquet``, ``alliance.parquet`` and ``manifest.json`` to ``out_dir``.
 
-    Each file is written to a temporary name and renamed, so an interrupted write never leaves a
+    ``forecast`` is what ``sim.forecast.write_forecast`` wrote there, for the manifest. Each file
+    is written to a temporary name and renamed, so an interrupted write never leaves a
     half-written table; the manifest is written last.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write(out / "allies.parquet", lambda p: result.allies.to_parquet(p, index=False))
     atomic_write(out / "alliance.parquet", lambda p: result.alliance.to_parquet(p, index=False))
-    text = json.dumps(manifest(result), indent=2)
+    text = json.dumps(manifest(result, forecast), indent=2)
     atomic_write(out / "manifest.json", lambda p: Path(p).write_text(text, encoding="utf-8"))
     return out

@@ -7,8 +7,6 @@ supplies is checked against the definitions here and in ``sim.parameters``; a pr
 
 from __future__ import annotations
 
-import math
-import tomllib
 from dataclasses import dataclass, field, fields, replace
 from importlib.resources import files
 from pathlib import Path
@@ -31,6 +29,14 @@ from sim.parameters import (
     check_calibration,
     check_parameter_set,
 )
+from sim.spec_checks import (
+    SpecError,
+    printable,
+    range_problem,
+    read_toml,
+    type_problem,
+    unknown_problem,
+)
 
 PATHS = {
     "threat": (0.0, 5.0, "threat level (1 = the 2022-25 level)"),
@@ -46,7 +52,11 @@ ALLY_FIELDS = {
     "equipment_share_pct": (0.0, 100.0, "equipment share of core spending (%)"),
     "personnel_k_start": (0.0, 5000.0, "active personnel in the start year (thousands)"),
     "personnel_goal_k": (0.0, 5000.0, "personnel goal (thousands)"),
-    "recruit_rate": (0.0, 0.5, "largest yearly net personnel growth"),
+    "recruit_rate": (
+        PARAMETERS["recruit_rate"].low,
+        PARAMETERS["recruit_rate"].high,
+        "largest yearly net personnel growth (replaces the parameter for this ally)",
+    ),
     "sovereign_cap_pct": (0.0, 15.0, "a declared ceiling on the core share (% GDP)"),
     "pledge_core_pct": (0.0, 15.0, "the ally's own core pledge target (% GDP)"),
     "fiscal_space": (0.0, 1.0, "fiscal space, replacing the debt-based value"),
@@ -63,25 +73,8 @@ MAX_CORE_PCT = 15.0
 """Upper bound on any core share (% GDP)."""
 
 
-def printable(text: str) -> str:
-    r"""``text`` safe to print or store: bytes of a file name that are not UTF-8 as ``\xNN``."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        try:
-            return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-        except UnicodeEncodeError:
-            return text.encode("utf-8", "backslashreplace").decode("utf-8")
-    return text
-
-
-class ScenarioError(ValueError):
+class ScenarioError(SpecError):
     """A scenario is unknown or invalid; the message is ``FILE: FIELD: problem``."""
-
-    def __init__(self, source: str, where: str, problem: str):
-        source = printable(source)
-        self.source, self.where, self.problem = source, where, problem
-        super().__init__(f"{source}: {where}: {problem}" if where else f"{source}: {problem}")
 
 
 @dataclass(frozen=True)
@@ -231,12 +224,7 @@ def _read_raw(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     src = path.name
     if path.resolve() in seen:
         raise ScenarioError(src, "base", "scenarios inherit from each other in a loop")
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(src, "", f"invalid TOML: {exc}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(src, "", f"cannot read: {exc}") from None
+    raw = read_toml(path, ScenarioError, src)
     _check_structure(src, raw)
     base = raw.pop("base", None)
     if base is None:
@@ -293,37 +281,17 @@ def _freeze(value: Any) -> Any:
     return value
 
 
-def _type_problem(value: Any, kind: type) -> str | None:
-    if kind is float:
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
-        name = "a number"
-    elif kind is int:
-        ok = isinstance(value, int) and not isinstance(value, bool)
-        name = "a whole number"
-    else:
-        ok = isinstance(value, kind)
-        name = {str: "a string", dict: "a table"}[kind]
-    if not ok:
-        return f"expected {name}, got {type(value).__name__} {value!r}"
-    if kind is float and not math.isfinite(value):
-        return f"must be finite, got {value}"
-    return None
-
-
 def _check_table(src: str, where: str, table: dict, schema: dict[str, type]) -> None:
     for key, value in table.items():
-        if key not in schema:
-            raise ScenarioError(
-                src, f"{where}{key}", f"unknown field (expected one of {', '.join(schema)})"
-            )
-        problem = _type_problem(value, schema[key])
+        problem = unknown_problem(key, schema) or type_problem(value, schema[key])
         if problem:
             raise ScenarioError(src, f"{where}{key}", problem)
 
 
 def _check_range(src: str, where: str, value: float, low: float, high: float) -> None:
-    if not low <= value <= high:
-        raise ScenarioError(src, where, f"{value} is outside the allowed range [{low:g}, {high:g}]")
+    problem = range_problem(value, low, high)
+    if problem:
+        raise ScenarioError(src, where, problem)
 
 
 def _check_edition(src: str, edition: Any) -> str:
@@ -343,7 +311,7 @@ def _check_plan(src: str, where: str, value: Any) -> None:
     for year, share in value.items():
         if not year.isdigit() or not FIRST_YEAR <= int(year) <= 2100:
             raise ScenarioError(src, f"{where}.{year}", "expected a year as key")
-        problem = _type_problem(share, float)
+        problem = type_problem(share, float)
         if problem:
             raise ScenarioError(src, f"{where}.{year}", problem)
         _check_range(src, f"{where}.{year}", share, 0.0, MAX_CORE_PCT)
@@ -397,7 +365,7 @@ def _check_structure(src: str, raw: dict[str, Any]) -> None:
             where = f"paths.{name}.{year}"
             if not year.isdigit() or not 1900 <= int(year) <= 2200:
                 raise ScenarioError(src, where, "expected a year as key")
-            problem = _type_problem(value, float)
+            problem = type_problem(value, float)
             if problem:
                 raise ScenarioError(src, where, problem)
             _check_range(src, where, value, low, high)
@@ -415,16 +383,15 @@ def _check_structure(src: str, raw: dict[str, Any]) -> None:
             raise ScenarioError(src, f"allies.{iso}", "expected a table of field = value")
         for key, value in values.items():
             where = f"allies.{iso}.{key}"
-            if key not in ALLY_FIELDS:
-                raise ScenarioError(
-                    src, where, f"unknown field (expected one of {', '.join(ALLY_FIELDS)})"
-                )
+            problem = unknown_problem(key, ALLY_FIELDS)
+            if problem:
+                raise ScenarioError(src, where, problem)
             if iso in NO_FORCES and key in _FORCE_FIELDS:
                 raise ScenarioError(src, where, "this ally has no armed forces")
             if key == "plan":
                 _check_plan(src, where, value)
                 continue
-            problem = _type_problem(value, float)
+            problem = type_problem(value, float)
             if problem:
                 raise ScenarioError(src, where, problem)
             _check_range(src, where, value, *ALLY_FIELDS[key][:2])

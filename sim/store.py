@@ -97,6 +97,16 @@ def _rows_agree(part: pa.Table, runs: pa.Table, keys: list[str]) -> bool:
     return got == want and len(set(counts["count_all"].to_pylist())) <= 1
 
 
+def check_writable(folder: Path, flag: str = "--out") -> None:
+    """Create ``folder`` and prove it is writable, or raise ``StoreError`` naming ``flag``."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        atomic_write(folder / ".write-test", lambda tmp: Path(tmp).write_text(""))
+        (folder / ".write-test").unlink()
+    except OSError as exc:
+        raise StoreError(f"{flag} {folder}: not writable ({exc.strerror})") from None
+
+
 def part_name(chunk: str) -> str:
     """File name of a chunk's part in every table."""
     return f"part-{chunk}.parquet"
@@ -117,22 +127,20 @@ class BatchStore:
             manifest = self.read_manifest()
             tables = tuple(manifest.get("tables", TABLES)) if manifest else TABLES
         self.tables = tables
+        self._created = False
 
     def check_writable(self) -> None:
         """Create the directory and prove it is writable, or raise ``StoreError``."""
-        try:
-            self.root.mkdir(parents=True, exist_ok=True)
-            atomic_write(self.root / ".write-test", lambda tmp: Path(tmp).write_text(""))
-            (self.root / ".write-test").unlink()
-        except OSError as exc:
-            raise StoreError(f"--out {self.root}: not writable ({exc.strerror})") from None
+        self._created = self._created or not self.root.exists()
+        check_writable(self.root)
 
     @contextmanager
     def lock(self) -> Iterator[None]:
         """Hold the directory for this process, or raise ``StoreError`` if another holds it.
 
         An exclusive, non-blocking ``flock`` on ``.lock`` (which records the holder's pid); the
-        kernel releases it when the process ends, however it ends.
+        kernel releases it when the process ends, however it ends. A command that wrote nothing
+        leaves no ``.lock`` (nor the directory, if it made it).
         """
         path = self.root / LOCK
         try:
@@ -150,9 +158,24 @@ class BatchStore:
                 ) from None
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-            yield
+            try:
+                yield
+            finally:
+                self._discard_if_empty(path)
         finally:
             os.close(fd)  # releases the lock
+
+    def _discard_if_empty(self, lock: Path) -> None:
+        """Leave no trace of a command that wrote nothing (say, its scheduler was unreachable).
+
+        Called while holding the lock: if the directory holds only ``lock``, it goes, and so does
+        the directory if this command created it.
+        """
+        if [p.name for p in self.root.iterdir()] != [lock.name]:
+            return
+        lock.unlink()
+        if self._created:
+            self.root.rmdir()
 
     def check_start(
         self,

@@ -1,7 +1,9 @@
 """The `alliance` command line, in-process through main() and as the installed console script."""
 
 import contextlib
+import importlib.util
 import io
+import itertools
 import json
 import os
 import re
@@ -34,7 +36,14 @@ NAMED = (
     "us-retrenchment",
     "wales-2014",
 )
-FILES = ("allies.parquet", "alliance.parquet", "manifest.json")
+FILES = (
+    "allies.parquet",
+    "alliance.parquet",
+    "forecast_allies.parquet",
+    "forecast_alliance.parquet",
+    "manifest.json",
+)
+SINGLE_FILES = ("allies.parquet", "alliance.parquet", "manifest.json")
 
 
 def _console_script() -> str:
@@ -82,35 +91,76 @@ def test_scenarios_lists_all_eight(capsys):
         assert line.endswith(load_scenario(name).description)
 
 
-def test_parameters_lists_every_parameter(capsys):
-    """`alliance parameters` prints one line per parameter with its default and range."""
+def test_parameters_lists_every_parameter_with_unit_range_and_source(capsys):
+    """`alliance parameters` gives each parameter's default, unit, range, meaning and source."""
     assert main(["parameters"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    assert [line.split()[0] for line in lines] == list(PARAMETERS)
-    for line in lines:
-        p = PARAMETERS[line.split()[0]]
-        assert f"{p.default:g}" == line.split()[1]
-        assert f"[{p.low:g}, {p.high:g}]" in line
+    assert len(lines) == 3 * len(PARAMETERS)
+    for p, (head, meaning, source) in zip(
+        PARAMETERS.values(), itertools.batched(lines, 3), strict=True
+    ):
+        unit = p.unit or "(no unit)"
+        assert head.startswith(f"{p.name} = {p.default:g} {unit}, range [{p.low:g}, {p.high:g}]")
+        assert meaning == f"    {p.description}"
+        assert source == f"    Source: {p.source}"
 
 
 # --- a run -----------------------------------------------------------------------------------
 
 
-def test_run_prints_the_summary(hague7):
-    """The summary shows the final-year counts and capability gap of the alliance table."""
+def test_run_prints_medians_and_bands_of_the_forecast_tables(hague7):
+    """Without --single, the summary is the forecast's: medians and 5-95% bands in 2035."""
     out, printed = hague7
-    _, alliance = _tables(out)
-    end = alliance.iloc[-1]
     assert printed.startswith("hague-2035: ")
-    assert "seed 7, 2025-2035. Final year 2035:" in printed
-    m = re.search(r"allies at >= 3\.5% core:\s+(\d+) of (\d+)", printed)
+    assert "NATO data edition 2026, 2025-2035." in printed
+    assert "Median [5%-95%] of 200 runs, the runs of `alliance batch hague-2035" in printed
+    alliance = pd.read_parquet(out / "forecast_alliance.parquet").set_index(["year", "quantile"])
+    lo, mid, hi = (alliance.loc[(2035, q)] for q in (0.05, 0.5, 0.95))
+    m = re.search(r"allies at >= 3\.5% core:\s+(\d+) \[(\d+)-(\d+)\]", printed)
+    assert m, printed
+    band = (mid, lo, hi)  # printed as median [5%-95%]
+    assert [int(g) for g in m.groups()] == [round(b["allies_ge_3_5pct_core"]) for b in band]
+    assert "counts are of the 31 allies with armed forces (Iceland has none)" in printed
+    m = re.search(r"capability gap, share unmet:\s+([\d.]+) \[([\d.]+)-([\d.]+)\]", printed)
+    assert m, printed
+    assert [float(g) for g in m.groups()] == pytest.approx(
+        [b["capability_gap"] for b in band], abs=0.0006
+    )
+    allies = pd.read_parquet(out / "forecast_allies.parquet")
+    deu = allies[(allies["iso3"] == "DEU") & (allies["year"] == 2035)].set_index("quantile")
+    core = deu["core_pct_gdp"]
+    assert f"DEU Germany {core[0.5]:.2f} [{core[0.05]:.2f}-{core[0.95]:.2f}]" in printed
+    assert "National plans against the median" in printed
+    assert f"Tables written to {out}/" in printed
+
+
+def test_run_single_prints_the_seeded_run(tmp_path):
+    """--single prints one run, says it is one draw, and writes no forecast."""
+    printed = _run(tmp_path, "--seed", "7", "--single")
+    end = _tables(tmp_path)[1].iloc[-1]
+    assert "One run, seed 7: one draw of the shocks" in printed
+    m = re.search(r"allies at >= 3\.5% core:\s+(\d+)  \(", printed)
     assert m, printed
     assert int(m.group(1)) == end["allies_ge_3_5pct_core"]
-    assert int(m.group(2)) == 31  # Iceland has no forces
-    m = re.search(r"capability gap:\s+([\d.]+)% of targets unmet", printed)
-    assert m, printed
-    assert float(m.group(1)) == pytest.approx(100 * end["capability_gap"], abs=0.051)
-    assert f"Tables written to {out}/" in printed
+    m = re.search(r"capability gap, share unmet:\s+([\d.]+)", printed)
+    assert float(m.group(1)) == pytest.approx(end["capability_gap"], abs=0.0006)
+    assert "National plans against seed 7, one draw" in printed
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(SINGLE_FILES)
+    assert "forecast" not in _manifest(tmp_path)
+
+
+def test_run_forecast_is_the_batch_of_the_same_seed(hague7, tmp_path):
+    """The forecast's runs are `alliance batch`'s: same medians and bands in the final year."""
+    out = tmp_path / "batch"
+    with contextlib.redirect_stdout(io.StringIO()):
+        argv = ["batch", "hague-2035", "--replications", "200", "--seed", "7", "--out", str(out)]
+        assert main([*argv, "--no-progress"]) == 0
+    batch = pd.read_parquet(out / "alliance").query("year == 2035")
+    forecast = pd.read_parquet(hague7[0] / "forecast_alliance.parquet").query("year == 2035")
+    for column in ("allies_ge_3_5pct_core", "capability_gap", "mean_core_pct_gdp"):
+        expected = batch[column].quantile([0.05, 0.5, 0.95]).to_numpy()
+        assert forecast[column].to_numpy() == pytest.approx(expected, rel=1e-12), column
+    assert _manifest(hague7[0])["forecast"]["replications"] == 200
 
 
 def test_run_writes_the_contract_tables(hague7):
@@ -202,14 +252,14 @@ def test_run_data_edition_2025_is_recorded_and_starts_germany_at_the_plan(hague7
     """--data-edition 2025: the manifest records it and Germany starts at the plan's 2.4%;
     the default (2026) edition starts Germany at its published 2.22%."""
     printed = _run(tmp_path, "--seed", "7", "--data-edition", "2025")
-    assert "NATO data edition 2025." in printed
+    assert "NATO data edition 2025, 2025-2035." in printed
     assert _manifest(tmp_path)["scenario"]["data_edition"] == "2025"
     allies = _tables(tmp_path)[0]
     assert _start(allies, "DEU") == 2.4
     assert _start(allies, "POL") == pytest.approx(4.48, abs=0.005)
     default = _tables(hague7[0])[0]
     assert _start(default, "DEU") == 2.22 and _start(default, "POL") == 4.25
-    assert "NATO data edition 2026." in hague7[1]
+    assert "NATO data edition 2026, 2025-2035." in hague7[1]
 
 
 def test_run_data_edition_2026_is_the_default(hague7, tmp_path):
@@ -331,7 +381,7 @@ def test_bad_flags_exit_2_with_one_line(tmp_path, capsys, monkeypatch, argv, nam
             'base = "hague-2035"\n[allies.ISL]\nrecruit_rate = 0.1\n',
             "bad.toml: allies.ISL.recruit_rate",
         ),
-        ('base = "hague-2035"\n[parameters\n', "bad.toml: invalid TOML"),
+        ('base = "hague-2035"\n[parameters\n', "bad.toml: not valid TOML"),
         (
             'base = "hague-2035"\nend_year = 2025\n',
             "bad.toml: end_year: must be after start_year 2025, got 2025\n",
@@ -544,7 +594,20 @@ def test_batch_unreachable_scheduler_exits_2_within_seconds(tmp_path, capsys):
     assert main(argv) == 2
     assert time.monotonic() - tic < 15
     _assert_one_line(capsys.readouterr().err, "--scheduler", "tcp://127.0.0.1:9", "unreachable")
-    assert not (out / "manifest.json").exists()
+    assert not out.exists()  # no empty folder with a lock file left behind
+
+
+@pytest.mark.skipif(
+    any(importlib.util.find_spec(m) for m in ("ucp", "ucxx", "distributed_ucxx")),
+    reason="UCX is installed here",
+)
+def test_batch_scheduler_on_a_transport_this_machine_lacks_exits_2(tmp_path, capsys):
+    """ucx:// without UCX: one line naming the transport, before anything is written."""
+    out = tmp_path / "b"
+    argv = ["batch", "hague-2035", "--scheduler", "ucx://127.0.0.1:8786", "--out", str(out)]
+    assert main(argv) == 2
+    _assert_one_line(capsys.readouterr().err, "--scheduler", "ucx://", "not usable here")
+    assert not out.exists()
 
 
 def test_batch_into_a_run_folder_says_it_holds_a_run(hague7, capsys):

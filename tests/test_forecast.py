@@ -5,6 +5,7 @@ import pytest
 
 from sim.ally_inputs import exposure_regression
 from sim.ensemble import run_ensemble
+from sim.forecast import QUANTILES, make_forecast
 from sim.initial import build_initial_state
 from sim.parameters import CATEGORIES, PRIORS
 from sim.scenario import load_scenario
@@ -80,3 +81,15 @@ def test_border_and_coast_exposure_are_what_the_regression_gives():
     scale = -fit["ln_km"] * np.log(PRIORS["threat_reach_km"] / PRIORS["threat_near_km"])
     assert PRIORS["threat_border_exposure"] == pytest.approx(fit["border"] / scale, abs=0.005)
     assert PRIORS["threat_sea_exposure"] == pytest.approx(fit["coast"] / scale, abs=0.005)
+
+
+def test_forecast_bands_are_ordered_and_cover_every_ally_and_year():
+    """sim.forecast: for every ally, year and measure, 5% <= median <= 95%."""
+    fc = make_forecast(load_scenario("recession-2027"), seed=3, replications=40)
+    assert fc.replications == 40
+    for table, keys in ((fc.allies, ["iso3", "year"]), (fc.alliance, ["year"])):
+        wide = table.drop(columns="name", errors="ignore").pivot(index=keys, columns="quantile")
+        for measure in wide.columns.levels[0]:
+            lo, mid, hi = (wide[(measure, q)] for q in QUANTILES)
+            assert (lo <= mid).all() and (mid <= hi).all(), measure
+    assert len(fc.allies) == 32 * 11 * 3 and len(fc.alliance) == 11 * 3

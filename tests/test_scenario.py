@@ -419,8 +419,8 @@ def test_invalid_toml_is_a_scenario_error(tmp_path):
     """A TOML syntax error is reported as the file with no field."""
     err = _error(_write(tmp_path, BASE + "[parameters\n"))
     assert (err.source, err.where) == ("t.toml", "")
-    assert err.problem.startswith("invalid TOML")
-    assert str(err).startswith("t.toml: invalid TOML")
+    assert err.problem.startswith("not valid TOML")
+    assert str(err).startswith("t.toml: not valid TOML")
 
 
 def test_error_in_a_base_file_names_the_base(tmp_path):

@@ -295,3 +295,28 @@ def test_a_folder_written_between_the_checks_and_the_lock_is_refused(tmp_path):
     store.check_unchanged({"fingerprint": "a"})
     with pytest.raises(StoreError, match="changed by another alliance command"):
         store.check_unchanged(None)
+
+
+@pytest.mark.parametrize("existed", [False, True])
+def test_a_command_that_wrote_nothing_leaves_no_trace(tmp_path, existed):
+    """A failure before anything is written (say, an unreachable scheduler) removes the lock
+    file, and the folder too when the command made it; a folder the user made stays."""
+    out = tmp_path / "out"
+    if existed:
+        out.mkdir()
+    store = BatchStore(out)
+    store.check_writable()
+    with pytest.raises(RuntimeError), store.lock():
+        assert (out / LOCK).is_file()
+        raise RuntimeError("scheduler unreachable")
+    assert out.is_dir() == existed
+    assert not existed or list(out.iterdir()) == []
+
+
+def test_a_command_that_wrote_something_keeps_its_folder(tmp_path):
+    """Once anything is written, the folder and its files stay after the lock is released."""
+    store = BatchStore(tmp_path / "out")
+    store.check_writable()
+    with store.lock():
+        store.write_manifest({"status": {}})
+    assert (tmp_path / "out" / "manifest.json").is_file()
