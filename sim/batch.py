@@ -15,7 +15,7 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
@@ -25,12 +25,14 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from sim.ensemble import run_ensemble
+from sim.ensemble import point_tables, run_ensemble
 from sim.executors import deferred_stop, open_executor
+from sim.posterior import Posterior
 from sim.provenance import git_commit, versions
 from sim.scenario import Scenario, load_scenario
 from sim.shocks import run_seeds
 from sim.store import SPEC, BatchStore, StoreError, encode
+from sim.uncertainty import fingerprint, resolve, run_scenarios
 
 ENGINES = ("ensemble", "mesa")
 CHUNK_SIZE = {"ensemble": 500, "mesa": 10}
@@ -79,6 +81,7 @@ class Chunk:
     scenario: Scenario
     engine: str
     runs: tuple[PlannedRun, ...]
+    posterior: Posterior | None = field(default=None, compare=False)
 
     @property
     def size(self) -> int:
@@ -96,6 +99,8 @@ class BatchSpec:
         seed: The root seed.
         engine: ``ensemble`` or ``mesa``.
         chunk_size: Runs per task.
+        uncertainty: ``shocks`` or ``posterior`` (``sim.uncertainty``).
+        posterior: The posterior runs draw parameters from (None with shocks alone).
     """
 
     scenarios: tuple[Scenario, ...]
@@ -103,6 +108,8 @@ class BatchSpec:
     seed: int
     engine: str
     chunk_size: int
+    uncertainty: str = "shocks"
+    posterior: Posterior | None = field(default=None, compare=False)
 
     @property
     def name(self) -> str:
@@ -117,6 +124,8 @@ class BatchSpec:
             "seed": self.seed,
             "engine": self.engine,
             "chunk_size": self.chunk_size,
+            "uncertainty": self.uncertainty,
+            "posterior": fingerprint(self.posterior),
             "data_editions": {s.name: s.data_edition for s in self.scenarios},
             "plans": {s.name: s.plans for s in self.scenarios},
             "definitions": [s.to_dict() for s in self.scenarios],
@@ -140,18 +149,22 @@ def plan_chunks(spec: BatchSpec) -> list[Chunk]:
                 PlannedRun(scenario.name, r, *seeds[r])
                 for r in range(first, min(first + spec.chunk_size, spec.replications))
             )
-            chunks.append(Chunk(f"{i:0{width}d}-{first:07d}", scenario, spec.engine, runs))
+            chunk_id = f"{i:0{width}d}-{first:07d}"
+            chunks.append(Chunk(chunk_id, scenario, spec.engine, runs, spec.posterior))
     return chunks
 
 
 # --- the task a worker runs -------------------------------------------------------------------
-def _simulate(scenario: Scenario, engine: str, seeds: list[int]) -> tuple[pd.DataFrame, ...]:
-    if engine == "ensemble":
-        result = run_ensemble(scenario, seeds)
+def _simulate(engine: str, points: list[Scenario], seeds: list[int]) -> tuple[pd.DataFrame, ...]:
+    """Run ``seeds[r]`` with ``points[r]``: one scenario for all, or each run's posterior draw."""
+    if engine == "ensemble" and len(set(map(id, points))) == 1:
+        result = run_ensemble(points[0], seeds)
         return result.allies, result.alliance
+    if engine == "ensemble":
+        return point_tables(points, [[seed] for seed in seeds])
     from sim.run import run_scenario  # Mesa, imported only where Mesa runs are asked for
 
-    results = [run_scenario(scenario, seed) for seed in seeds]
+    results = [run_scenario(point, seed) for point, seed in zip(points, seeds, strict=True)]
     return (
         pd.concat([r.allies for r in results], ignore_index=True),
         pd.concat([r.alliance for r in results], ignore_index=True),
@@ -183,17 +196,19 @@ def chunk_tables(chunk: Chunk) -> dict[str, pd.DataFrame]:
         The chunk's ``allies``, ``alliance`` and ``runs`` tables.
     """
     seeds = [run.seed for run in chunk.runs]
+    points, draws = run_scenarios(chunk.scenario, seeds, chunk.posterior)
+    draws = [None] * len(seeds) if draws is None else draws.tolist()
     tic = time.perf_counter()
     errors: dict[int, str] = {}
     try:
-        frames = [_simulate(chunk.scenario, chunk.engine, seeds)]
+        frames = [_simulate(chunk.engine, points, seeds)]
         durations = [(time.perf_counter() - tic) / len(seeds)] * len(seeds)
     except Exception:
         frames, durations = [], []
-        for run in chunk.runs:
+        for run, point in zip(chunk.runs, points, strict=True):
             tic = time.perf_counter()
             try:
-                frames.append(_simulate(chunk.scenario, chunk.engine, [run.seed]))
+                frames.append(_simulate(chunk.engine, [point], [run.seed]))
             except Exception as exc:
                 errors[run.seed] = _error(exc)
             durations.append(time.perf_counter() - tic)
@@ -209,6 +224,7 @@ def chunk_tables(chunk: Chunk) -> dict[str, pd.DataFrame]:
             "seed": np.array(seeds, dtype="int64"),
             "spawn_key": [list(run.spawn_key) for run in chunk.runs],
             "engine": chunk.engine,
+            "posterior_draw": pd.array(draws, dtype="Int64"),
             "status": ["failed" if run.seed in errors else "ok" for run in chunk.runs],
             "error": pd.Series([errors.get(run.seed) for run in chunk.runs], dtype="string"),
             "duration_s": durations,
@@ -331,9 +347,14 @@ def make_spec(
     seed: int = 1,
     engine: str = "ensemble",
     chunk_size: int | None = None,
+    uncertainty: str | None = "shocks",
+    posterior: Posterior | None = None,
     **parameters: float,
 ) -> BatchSpec:
     """Resolve and check a batch's scenarios and settings.
+
+    ``uncertainty`` is ``shocks``, ``posterior`` or None (posterior if the project has one);
+    ``posterior`` replaces the project's (``sim.uncertainty.resolve``).
 
     Raises:
         ScenarioError: Unknown scenario or invalid parameter.
@@ -359,7 +380,12 @@ def make_spec(
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise BatchError(f"scenario listed twice: {', '.join(twice)}")
-    return BatchSpec(resolved, replications, seed, engine, chunk_size or CHUNK_SIZE[engine])
+    try:
+        uncertainty, posterior = resolve(uncertainty, posterior)
+    except ValueError as exc:
+        raise BatchError(str(exc)) from None
+    size = chunk_size or CHUNK_SIZE[engine]
+    return BatchSpec(resolved, replications, seed, engine, size, uncertainty, posterior)
 
 
 def run_batch(
@@ -375,6 +401,8 @@ def run_batch(
     resume: bool = False,
     chunk_size: int | None = None,
     progress: bool | None = None,
+    uncertainty: str | None = "shocks",
+    posterior: Posterior | None = None,
     **parameters: float,
 ) -> BatchResult:
     """Run (or complete) a batch and return its results.
@@ -391,6 +419,9 @@ def run_batch(
         resume: Complete the batch already in ``out``; it must have the same spec.
         chunk_size: Runs per task (default 500 for the ensemble engine, 10 for Mesa).
         progress: Show a progress bar (default: when stderr is a terminal).
+        uncertainty: ``shocks``, ``posterior``, or None for the posterior if the project has one
+            (``sim.uncertainty``).
+        posterior: A posterior to draw from instead of the project's.
         **parameters: Parameter values that replace every scenario's.
 
     Returns:
@@ -401,10 +432,12 @@ def run_batch(
         BatchInterrupted: A worker died before the end; finished chunks are saved.
         Stopped: Ctrl-C or SIGTERM (a ``KeyboardInterrupt``); finished chunks are saved.
     """
-    spec = make_spec(scenarios, replications, seed, engine, chunk_size, **parameters)
+    spec = make_spec(
+        scenarios, replications, seed, engine, chunk_size, uncertainty, posterior, **parameters
+    )
     store = BatchStore(out if out is not None else Path("results") / f"batch-{spec.name}")
     old = store.read_manifest()
-    hint = "--resume needs the same scenarios, parameters, replications, seed, engine"
+    hint = "--resume needs the same scenarios, parameters, replications, seed, engine, uncertainty"
     store.check_start(old, spec.fingerprint, resume, "batch spec", hint)
     store.check_writable()
     chunks = plan_chunks(spec)

@@ -45,6 +45,7 @@ from sim.scenario import ScenarioError, list_scenarios, load_scenario
 from sim.spec_checks import printable
 from sim.store import BatchStore, StoreError, check_writable
 from sim.sweep_runs import CHUNK_RUNS, KEEP
+from sim.uncertainty import UNCERTAINTY
 from sim.validation import REPLICATIONS, SEED, TEST, TRAIN, span
 
 # Each command imports what only it needs (Mesa, SALib and matplotlib take seconds to load).
@@ -174,6 +175,15 @@ def _add_execution(parser: argparse.ArgumentParser, what: str, default_out: str)
     _add_allow_long(parser)
 
 
+def _add_uncertainty(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--uncertainty",
+        choices=UNCERTAINTY,
+        help="what the runs differ in: random shocks, or shocks and parameters drawn from the "
+        "posterior (default: posterior when scenarios/posterior.toml exists, else shocks)",
+    )
+
+
 def _add_allow_long(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--allow-long",
@@ -219,6 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--single", action="store_true", help="show one seeded run (one draw) instead of bands"
     )
     run.add_argument("--out", type=_path, help="output folder (default: results/<scenario>)")
+    _add_uncertainty(run)
     _add_allow_long(run)
     _add_set(run)
     _add_edition(run, f"the scenario's, {DEFAULT_EDITION} unless it sets data_edition")
@@ -238,6 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_execution(batch, "batch", "results/batch-<names>")
     chunks = ", ".join(f"{n} for {e}" for e, n in CHUNK_SIZE.items())
     batch.add_argument("--chunk-size", type=_positive, help=f"runs per task (default: {chunks})")
+    _add_uncertainty(batch)
     _add_set(batch)
     _add_edition(batch, f"each scenario's, {DEFAULT_EDITION} unless it sets data_edition")
 
@@ -334,22 +346,35 @@ def _run(args: argparse.Namespace) -> int:
     if not args.single:
         _check_plan(args, f"--replications {args.replications}", args.replications, out)
     _check_writable(out)
+    _, posterior = _uncertainty(args)
     from sim.run import run_scenario, write_run
     from sim.run_summary import format_run
+    from sim.uncertainty import run_scenarios
 
-    result = run_scenario(scenario, seed=args.seed)
+    (point,), _ = run_scenarios(scenario, [args.seed], posterior)
+    result = run_scenario(point, seed=args.seed)
     if args.single:
         write_run(result, out)
         print(format_run(result))
     else:
         from sim.forecast import format_forecast, make_forecast, write_forecast
 
-        forecast = make_forecast(scenario, args.seed, args.replications)
+        forecast = make_forecast(scenario, args.seed, args.replications, posterior)
         write_run(result, out, write_forecast(forecast, out))
         print(format_forecast(forecast))
     files = "allies.parquet, alliance.parquet" + ("" if args.single else ", forecast_*.parquet")
     print(f"\nTables written to {out}/ ({files}, manifest.json)")
     return 0
+
+
+def _uncertainty(args: argparse.Namespace):
+    """``--uncertainty`` resolved: (``shocks`` or ``posterior``, the posterior or None)."""
+    from sim.uncertainty import resolve
+
+    try:
+        return resolve(args.uncertainty)
+    except ValueError as exc:  # PosteriorFileError is one
+        raise UsageError(f"alliance {args.command}: --uncertainty: {exc}") from None
 
 
 def _check_plan(
@@ -379,6 +404,7 @@ def _batch(args: argparse.Namespace) -> int:
     )
     _check_plan(args, flag, runs, args.out or Path("results"), engine=args.engine)
     _check_not_a_run(args.out)
+    uncertainty, posterior = _uncertainty(args)
     scenarios = args.scenarios
     if args.data_edition is not None:  # the edition reaches the workers inside each Scenario
         scenarios = [load_scenario(s).with_data_edition(args.data_edition) for s in scenarios]
@@ -396,6 +422,8 @@ def _batch(args: argparse.Namespace) -> int:
             resume=args.resume,
             chunk_size=args.chunk_size,
             progress=False if args.no_progress else None,
+            uncertainty=uncertainty,
+            posterior=posterior,
             **dict(args.overrides),
         ),
     )

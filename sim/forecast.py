@@ -14,10 +14,12 @@ from pathlib import Path
 import pandas as pd
 
 from sim.columns import ALLIANCE_COLUMNS, ALLY_COLUMNS
+from sim.posterior import Posterior
 from sim.run_summary import alliance_lines, plans_table, run_heading
 from sim.scenario import Scenario
 from sim.shocks import replication_seeds
 from sim.store import atomic_write
+from sim.uncertainty import run_scenarios
 
 REPLICATIONS = 200
 """Runs behind ``alliance run``'s medians and bands (0.1-0.2 s with the ensemble engine)."""
@@ -37,6 +39,7 @@ class Forecast:
         replications: Runs.
         allies: ``iso3, name, year, quantile`` then every ``ALLY_COLUMNS`` measure.
         alliance: ``year, quantile`` then every ``ALLIANCE_COLUMNS`` measure.
+        uncertainty: ``shocks`` or ``posterior``: what the runs differ in.
     """
 
     scenario: Scenario
@@ -44,6 +47,7 @@ class Forecast:
     replications: int
     allies: pd.DataFrame
     alliance: pd.DataFrame
+    uncertainty: str = "shocks"
 
     def at(self, q: float) -> tuple[pd.DataFrame, pd.DataFrame]:
         """The allies and alliance rows of quantile ``q`` (one of ``QUANTILES``)."""
@@ -53,33 +57,46 @@ class Forecast:
         )
 
 
-def make_forecast(scenario: Scenario, seed: int = 1, replications: int = REPLICATIONS) -> Forecast:
+def make_forecast(
+    scenario: Scenario,
+    seed: int = 1,
+    replications: int = REPLICATIONS,
+    posterior: Posterior | None = None,
+) -> Forecast:
     """Run ``replications`` runs of ``scenario`` and take each measure's quantiles.
 
     Args:
         scenario: A resolved scenario.
         seed: Root seed; the runs are those of ``alliance batch`` with this seed.
         replications: Number of runs (at least 1).
+        posterior: The posterior each run draws its parameters from (``sim.uncertainty``), or
+            None for shocks alone.
 
     Returns:
         The forecast.
     """
-    from sim.ensemble import run_ensemble  # the engine loads only when a forecast is made
+    from sim.ensemble import point_tables  # the engine loads only when a forecast is made
 
-    result = run_ensemble(scenario, replication_seeds(seed, 0, replications))
+    seeds = replication_seeds(seed, 0, replications)
+    if posterior is None:
+        allies, alliance = point_tables([scenario], [seeds])
+    else:
+        points, _ = run_scenarios(scenario, seeds, posterior)
+        allies, alliance = point_tables(points, [[s] for s in seeds])
     allies = (
-        result.allies.groupby(["iso3", "name", "year"], sort=False)[list(ALLY_COLUMNS)]
+        allies.groupby(["iso3", "name", "year"], sort=False)[list(ALLY_COLUMNS)]
         .quantile(list(QUANTILES))
         .rename_axis(["iso3", "name", "year", "quantile"])
         .reset_index()
     )
     alliance = (
-        result.alliance.groupby("year", sort=False)[list(ALLIANCE_COLUMNS)]
+        alliance.groupby("year", sort=False)[list(ALLIANCE_COLUMNS)]
         .quantile(list(QUANTILES))
         .rename_axis(["year", "quantile"])
         .reset_index()
     )
-    return Forecast(result.scenario, seed, replications, allies, alliance)
+    uncertainty = "shocks" if posterior is None else "posterior"
+    return Forecast(scenario, seed, replications, allies, alliance, uncertainty)
 
 
 def write_forecast(forecast: Forecast, out: Path) -> dict:
@@ -90,6 +107,7 @@ def write_forecast(forecast: Forecast, out: Path) -> dict:
     return {
         "engine": "ensemble",
         "replications": forecast.replications,
+        "uncertainty": forecast.uncertainty,
         "seed": forecast.seed,
         "quantiles": list(QUANTILES),
         "seeds": "sim.shocks.replication_seeds(seed, 0, replications), as alliance batch",
@@ -118,10 +136,15 @@ def format_forecast(forecast: Forecast) -> str:
     for label, (column, fmt) in cells.items():
         rows = zip(*(last[q][column] for q in QUANTILES), strict=True)
         table[label] = [_band(lo, mid, hi, fmt) for lo, mid, hi in rows]
+    spread = {
+        "shocks": "random shocks only: parameter uncertainty is not in these bands",
+        "posterior": "random shocks and parameters drawn from the posterior",
+    }[forecast.uncertainty]
     heading = (
-        f"Median [5%-95%] of {forecast.replications} runs, the runs of `alliance batch {s.name} "
-        f"--replications {forecast.replications} --seed {forecast.seed}` (`--single` shows one "
-        f"seeded run). Final year {final}:"
+        f"Median [5%-95%] of {forecast.replications} runs ({spread}), the runs of `alliance "
+        f"batch {s.name} --replications {forecast.replications} --seed {forecast.seed} "
+        f"--uncertainty {forecast.uncertainty}` (`--single` shows one seeded run). "
+        f"Final year {final}:"
     )
     return "\n".join(
         [
