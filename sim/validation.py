@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from sim.data import DEFAULT_EDITION, NO_FORCES, WITHHELD, check_edition, load_reference
-from sim.ensemble import run_ensemble
+from sim.ensemble import simulate_points
 from sim.indicators import allies_at_or_above
 from sim.scenario import Scenario, load_scenario
 from sim.shocks import replication_seeds
@@ -96,14 +96,18 @@ def simulate(
         **parameters: Parameter values replacing the scenario's.
 
     Returns:
-        Every run's core share by ally and year.
+        Every run's core share by ally and year (only that column is recorded).
     """
     seeds = replication_seeds(seed, 0, replications)
-    result = run_ensemble(scenario, seeds, **parameters)
-    runs = result.allies.pivot_table(
-        index=["iso3", "year"], columns="seed", values="core_pct_gdp", sort=False
-    )[seeds]
-    spec = result.scenario
+    spec = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    spec = spec.with_parameters(**parameters) if parameters else spec
+    rec = simulate_points([spec], [seeds], ally_columns=("core_pct_gdp",), alliance_columns=())
+    n_years, n_allies = len(rec.years), len(rec.iso3)
+    index = pd.MultiIndex.from_arrays(
+        [np.repeat(rec.iso3, n_years), np.tile(rec.years, n_allies)], names=["iso3", "year"]
+    )
+    core = rec.allies["core_pct_gdp"].transpose(2, 1, 0).reshape(n_allies * n_years, -1)
+    runs = pd.DataFrame(core, index=index, columns=pd.Index(seeds, name="seed"))
     return Simulation(runs, replications, seed, dict(spec.parameters), spec.data_edition)
 
 
