@@ -18,6 +18,9 @@ _PACKAGES = (
     "duckdb",
     "dask",
     "distributed",
+    "salib",
+    "ema_workbench",
+    "pyabc",
 )
 
 

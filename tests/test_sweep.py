@@ -1,4 +1,3 @@
-import io
 import os
 import signal
 import subprocess
@@ -12,10 +11,9 @@ import pytest
 from sim.cli import main
 from sim.ensemble import run_ensemble
 from sim.experiment import ExperimentError, load_experiment
-from sim.shocks import point_seeds, run_seeds
+from sim.shocks import run_seeds
 from sim.store import BatchStore, StoreError
 from sim.sweep import SweepError, analyse_sweep, point_scenarios, run_sweep
-from sim.sweep_runs import plan_point_chunks, run_points_chunk
 
 SPEC = """
 description = "test sweep"
@@ -101,37 +99,6 @@ def test_keeping_full_tables_gives_the_same_numbers(small, tmp_path):
         run_sweep(small.experiment, tmp_path / "tables", executor="serial", resume=True)
 
 
-def test_a_point_whose_runs_fail_is_recorded_not_lost(small, monkeypatch):
-    """A chunk that raises is retried run by run: the failing runs are listed with their error,
-    the others keep their outputs."""
-    import sim.sweep_runs
-
-    real = sim.sweep_runs.simulate_points
-
-    def fail_for_seed(points, seeds, *args):
-        if any(bad_seed in s for s in seeds):
-            raise RuntimeError("boom")
-        return real(points, seeds, *args)
-
-    chunk = plan_point_chunks(small.experiment, small.samples)[0]
-    bad_seed = point_seeds(5, chunk.samples[1], 2)[0][0]
-    monkeypatch.setattr(sim.sweep_runs, "simulate_points", fail_for_seed)
-    parts, failed = run_points_chunk(chunk)
-    assert failed == 1
-    runs = pd.read_parquet(io.BytesIO(parts["runs"]))
-    bad = runs[runs["status"] == "failed"]
-    assert bad["seed"].tolist() == [bad_seed] and bad["error"].tolist() == ["RuntimeError: boom"]
-    outputs = pd.read_parquet(io.BytesIO(parts["outputs"]))
-    failed_run = (outputs["sample"] == chunk.samples[1]) & (outputs["replication"] == 0)
-    assert len(outputs) == chunk.size - 1 and not failed_run.any()
-    monkeypatch.setattr(sim.sweep_runs, "simulate_points", real)
-    whole = pd.read_parquet(io.BytesIO(run_points_chunk(chunk)[0]["outputs"]))
-    lost = (whole["sample"] == chunk.samples[1]) & (whole["replication"] == 0)
-    pd.testing.assert_frame_equal(
-        outputs.reset_index(drop=True), whole[~lost].reset_index(drop=True)
-    )
-
-
 def test_same_spec_same_numbers_whatever_the_executor(small, tmp_path):
     again = run_sweep(small.experiment, tmp_path / "again", executor="processes", workers=2)
     pd.testing.assert_frame_equal(again.outputs, small.outputs)
@@ -173,16 +140,6 @@ def test_a_killed_sweep_resumes_to_the_same_indices(tmp_path):
         pd.read_csv(out / "indices.csv"), pd.read_csv(whole.out / "indices.csv")
     )
     pd.testing.assert_frame_equal(pd.read_parquet(out / "outputs.parquet"), whole.outputs)
-
-
-def test_the_report_and_plots_come_from_the_numbers(small):
-    text = (small.out / "report.md").read_text()
-    top = small.indices[small.indices["output"] == "allies_ge_3_5pct_core_2035"]
-    best = top.nlargest(1, "mu_star").iloc[0]
-    assert f"{best['parameter']} ({best['mu_star']:.3g})" in text
-    for png in ("fan_charts.png", "indices.png", "morris.png"):
-        assert (small.out / png).read_bytes().startswith(b"\x89PNG")
-        assert f"]({png})" in text
 
 
 def test_a_design_point_without_runs_is_named_not_analysed(small):

@@ -133,31 +133,6 @@ def test_step_2025_compares_allies_published_in_2024_and_2025_only(edition, comp
     )
 
 
-def test_alliance_validate_writes_table_metrics_plots_and_report(tmp_path):
-    out, report = tmp_path / "val", tmp_path / "docs" / "validation.md"
-    args = ["validate", "--out", str(out), "--report", str(report), "--replications", "6"]
-    assert main(args) == 0
-    table = pd.read_parquet(out / "hindcast.parquet")
-    assert len(table) == 32 * len(YEARS)
-    metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["replications"] == 6
-    assert metrics["data_edition"] == "2026" == metrics["step_2025"]["data_edition"]
-    for key in ("rmse_train_pp", "rmse_test_pp", "rmse_persistence_test_pp", "rmse_trend_test_pp"):
-        assert metrics[key] > 0
-    assert {"step_2025", "withheld_2025", "per_ally", "count_ge_2pct_by_year"} <= set(metrics)
-    for png in ("fit_by_ally", "count_ge_2pct", "residuals", "step_2025"):
-        data = (out / f"{png}.png").read_bytes()
-        assert data.startswith(b"\x89PNG") and len(data) > 10_000
-        assert f"](../val/{png}.png)" in report.read_text()
-    text = report.read_text()
-    assert f"{metrics['rmse_test_pp']:.2f} pp" in text
-    assert "data edition `2026`" in text and "which has no 2025 figure" not in text
-    assert (
-        f"| 2024 | {metrics['count_ge_2pct_2024_obs']} | {metrics['count_ge_2pct_2024_sim']} |"
-        in text
-    )
-
-
 def test_alliance_validate_rejects_an_unwritable_folder(tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("")
