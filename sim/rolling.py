@@ -1,0 +1,699 @@
+"""Rolling-origin check: forecasts from several origins, each from what was known at its origin.
+
+From each origin year o (2017, 2019, 2021 and 2023 by default) the model and three baselines
+forecast every ally's core % GDP for o + 1, o + 2 and o + 3, and the forecasts are scored against
+NATO's panel (``observed_core``): the coverage of central predictive intervals (50% and 90%, and
+every decile for the reliability plot) and the CRPS, per horizon, per ally and pooled.
+
+**Only data up to the origin.** A forecast from o reads nothing NATO or the GDP tables report for
+a year after o (``known_reference`` masks it); a test perturbs every later value and finds the
+forecasts unchanged, bit for bit. The model run is ``wales-2014`` moved to start in o
+(``rolling_scenario``, ``known_data``):
+
+- start state: each ally's o values of core share, equipment share and personnel (the latest
+  earlier value where o is blank, as for any start year);
+- GDP: the o level of real GDP (constant 2015 USD, the panel's own units; the model reads GDP only
+  in ratios, so the unit does not matter) instead of the 2024 USD level deflated by the growth
+  after o; growth after o is each ally's compound trend over 2015-o with the engine's GDP noise,
+  not the observed growth (which would tell a 2019 forecast about 2020's recession); the budgets'
+  planned growth (``trend_growth``) is that same trend;
+- debt: the latest debt figure by o (2014's: the data hold 2014 and 2024), not the 2014-2024
+  interpolation;
+- threat: the ``wales-2014`` path up to o only (0.5 from 2014 on before 2022; the 2022 step to 1.0
+  enters only from origin 2022 on);
+- national plans announced by 31 December of o (as every run starting in o);
+- the Wales pledge (2% by 2024) and the scenario's other settings, known since 2014;
+- the six withheld allies (CAN, HUN, ITA, LVA, NOR, ROU): their 2015-2024 shares are not in the
+  data, so their start share is their 2014 value (the latest held by o), not the 2014-2025
+  interpolation a start year uses by default, which would bring their 2025 value into every
+  forecast through the alliance-wide terms. They are never scored (no published value at o).
+
+**Parameters.** ``scenarios/calibration.toml`` was fitted on 2015-2022, after origins 2017-2021,
+and the posterior of ``sim.abc`` on the same years. ``refit`` fits the same parameters by the
+same method (differential evolution on the hindcast RMSE) on 2015-o only, with a hindcast from
+2014 that itself knows only what was known at o; ``rolling_origin(parameters=...)`` forecasts
+with them.
+
+**Remaining leaks.** Every figure up to o is the latest edition's (restated, revised), not what
+was published at o: the repository holds no real-time vintages. Static attributes (distance, land
+border, coast, documented rivalries, the related-spending file, which only enters runs from 2025)
+are taken as known. With the calibrated parameters or the posterior, their fit window after o.
+
+**Baselines** (per ally, from the panel up to o): no change (the o value), last trend (the o
+value plus h times the last yearly change) and a pooled panel regression of the yearly change on
+last year's level and last year's change, with a step dummy for the years from 2022 on when the
+training years include 2022 (origins 2022 and later; earlier the data cannot identify it). Their
+predictive distributions come from their own past errors: the method's one-step errors over the
+panel up to o (pooled over allies and years, centred on zero), scaled to horizon h by the error
+growth of the method's own model with independent yearly shocks: sqrt(h) for no change (a random
+walk), sqrt(h (1 + h) / 2) for last trend (a random walk whose drift is one observed change: the
+h-step error sum_k e_k - h e_0 against the one-step e_1 - e_0), and sqrt(sum_{j<h} psi_j^2) for
+the regression (psi its impulse responses).
+
+**Scores.** A forecast is a sample (the model's runs; a baseline's scaled errors added to its
+point forecast). Quantiles are linear (``numpy.quantile``); a central interval at level c runs
+from the (1 - c)/2 to the (1 + c)/2 quantile, ends included. The CRPS is that of the sample's
+empirical distribution (``scoringrules.crps_ensemble``), in pp of GDP. An ally-year is scored
+when the ally has forces and NATO publishes its share in both o and the target year (so not the
+withheld allies, and not 2026, which the data do not hold).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from types import MappingProxyType
+
+import numpy as np
+import pandas as pd
+
+from sim.data import (
+    DEFAULT_EDITION,
+    FIRST_YEAR,
+    NO_FORCES,
+    WITHHELD,
+    Reference,
+    check_edition,
+    load_reference,
+    observed_growth,
+    trend_growth,
+)
+from sim.ensemble import _simulate, stack_parameters
+from sim.initial import ScenarioData, build_initial_state, scenario_data
+from sim.mechanisms.spending import spill_in
+from sim.parameters import PARAMETERS, PRIORS, lead_times
+from sim.posterior import Posterior
+from sim.scenario import Scenario, load_scenario
+from sim.shocks import replication_seeds
+from sim.uncertainty import run_scenarios
+from sim.validation import HINDCAST, SEED
+
+ORIGINS = (2017, 2019, 2021, 2023)
+HORIZONS = (1, 2, 3)
+REPLICATIONS = 500
+"""Runs per origin."""
+STEP_YEAR = 2022
+"""First year of the panel regression's step dummy (the full-scale invasion)."""
+LEVELS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+"""Nominal levels of the central intervals scored (the reliability plot's x axis)."""
+QUANTILES = tuple(
+    sorted(
+        {round((1 - c) / 2, 4) for c in LEVELS} | {0.5} | {round((1 + c) / 2, 4) for c in LEVELS}
+    )
+)
+"""Quantiles kept per forecast: both ends of every interval in ``LEVELS`` and the median."""
+METHODS = ("model", "no_change", "last_trend", "panel_regression")
+BASELINES = METHODS[1:]
+
+
+def quantile_column(q: float) -> str:
+    """The table's column of quantile ``q``: ``q0.05`` for 0.05."""
+    return f"q{q:.2f}"
+
+
+def known_reference(ref: Reference, as_of: int) -> Reference:
+    """``ref`` with its panels' values of the years after ``as_of`` blanked (same shapes).
+
+    The panels are core and equipment shares, personnel, real GDP and debt. The allies table is
+    kept: its dated columns (2024 GDP in USD, the 2024-2025 estimates) reach no rolling forecast
+    (``known_data`` replaces the one field built from them, and a test checks it).
+    """
+
+    def known(panel: pd.DataFrame) -> pd.DataFrame:
+        return panel.loc[:, panel.columns <= as_of].reindex(columns=panel.columns)
+
+    return replace(
+        ref,
+        core=known(ref.core),
+        equipment=known(ref.equipment),
+        personnel=known(ref.personnel),
+        gdp_real=known(ref.gdp_real),
+        debt=known(ref.debt),
+    )
+
+
+def _check_origin(origin: int) -> None:
+    if not FIRST_YEAR + 2 <= origin <= 2024:
+        raise ValueError(
+            f"origin {origin} outside {FIRST_YEAR + 2}-2024 (the baselines need two earlier "
+            "years, the model the origin's published figures)"
+        )
+
+
+def rolling_scenario(
+    start: int, as_of: int, end: int, data_edition: str = DEFAULT_EDITION
+) -> Scenario:
+    """``wales-2014`` from ``start`` to ``end`` as it could be set up at the end of ``as_of``.
+
+    The threat path keeps its points up to ``as_of``; the withheld allies start from their latest
+    share held by ``start`` (2014's). Everything else is ``wales-2014``'s.
+    """
+    base = load_scenario(HINDCAST).with_data_edition(check_edition(data_edition))
+    threat = {y: v for y, v in base.paths["threat"].items() if y <= as_of}
+    core = known_reference(load_reference(edition=base.data_edition), start).core
+    held = core.loc[list(WITHHELD), :start].ffill(axis=1)[start]
+    allies = dict(base.allies)
+    for iso, share in held.items():
+        allies[iso] = MappingProxyType({**allies.get(iso, {}), "core_pct_start": float(share)})
+    return replace(
+        base,
+        name=f"{HINDCAST}-from-{start}-as-of-{as_of}",
+        description=f"{base.description}; from {start}, with what was known in {as_of}",
+        start_year=start,
+        end_year=end,
+        paths=MappingProxyType({**base.paths, "threat": MappingProxyType(threat)}),
+        allies=MappingProxyType(allies),
+    )
+
+
+def known_data(spec: Scenario, as_of: int) -> ScenarioData:
+    """``scenario_data(spec)`` with the fields that read years after ``as_of`` rebuilt from before.
+
+    GDP, its growth, the trend growth, debt and the start spill-in (which reads GDP) come from
+    ``known_reference``: observed growth up to ``as_of``, the 2015-``as_of`` trend after it (not
+    flagged observed, so the engine adds its GDP noise), the start year's real GDP and the latest
+    debt figure by the start year. The other fields read nothing after the start year.
+    """
+    full = scenario_data(spec)
+    known = known_reference(load_reference(edition=spec.data_edition), as_of)
+    iso3, start = full.iso3, spec.start_year
+    trend = trend_growth(known).reindex(iso3).to_numpy()
+    growth = observed_growth(known)
+    years = list(spec.years)[1:]
+    seen = np.array([y <= as_of for y in years])
+    rows = [growth[y].reindex(iso3).to_numpy() if y <= as_of else trend for y in years]
+    gdp = known.gdp_real[start].reindex(iso3).to_numpy(dtype=float)
+    debt = known.debt.loc[:, :start].ffill(axis=1).iloc[:, -1].reindex(iso3).to_numpy()
+    retrenchment = spec.path_value("us_retrenchment", start)
+    commitment = np.where(full.is_us, 1 - retrenchment, 1.0)
+    return replace(
+        full,
+        gdp=gdp,
+        growth=np.array(rows).reshape(len(years), len(iso3)),
+        observed_growth=np.repeat(seen[:, None], len(iso3), axis=1),
+        trend_growth=trend,
+        debt_pct=debt,
+        spill_ref=spill_in(full.core / 100 * gdp, gdp, commitment),
+    )
+
+
+def simulate_known(
+    spec: Scenario, data: ScenarioData, seeds: Sequence[int], posterior: Posterior | None = None
+) -> np.ndarray:
+    """Core % GDP of one run per seed from a given start state, with the ensemble engine.
+
+    Run r is that of ``simulate_points([spec], [seeds])`` (with the posterior draw of
+    ``run_scenarios``), except that its start state is built from ``data``.
+
+    Returns:
+        (runs, years, allies), the start year first.
+
+    Raises:
+        ValueError: Runs whose lead times differ (a posterior cannot sample them).
+    """
+    runs, _ = run_scenarios(spec, seeds, posterior)
+    params = [run.parameters for run in runs]
+    if len({lead_times(q) for q in params}) > 1:
+        raise ValueError("runs with different lead times cannot share a start state")
+    p = stack_parameters(params, [1] * len(params))
+    state = build_initial_state(spec, data, p)
+    allies, _ = _simulate(spec, state, tuple(int(s) for s in seeds), p, ("core_pct_gdp",), ())
+    return np.stack(allies["core_pct_gdp"], axis=1)
+
+
+def model_samples(
+    origin: int,
+    horizons: Sequence[int],
+    seeds: Sequence[int],
+    data_edition: str = DEFAULT_EDITION,
+    posterior: Posterior | None = None,
+    parameters: Mapping[str, float] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The model's forecast from ``origin``: (allies' ISO3 codes, samples (allies, horizons, runs)).
+
+    Args:
+        origin: The origin year.
+        horizons: Years ahead.
+        seeds: One run per seed.
+        data_edition: Edition of NATO's tables.
+        posterior: Draw each run's parameters from it (``sim.uncertainty``), or None.
+        parameters: Parameter values replacing the calibrated ones (e.g. ``refit``'s).
+    """
+    _check_origin(origin)
+    spec = rolling_scenario(origin, origin, origin + max(horizons), data_edition)
+    spec = spec.with_parameters(**(parameters or {}))
+    data = known_data(spec, origin)
+    runs = simulate_known(spec, data, seeds, posterior)
+    return data.iso3, runs[:, list(horizons), :].transpose(2, 1, 0)
+
+
+def _panel_rows(core: pd.DataFrame) -> pd.DataFrame:
+    """Every (ally, year) with its change, last year's level and last year's change, all known."""
+    change = core.diff(axis=1)
+    frame = pd.DataFrame(
+        {
+            "change": change.stack(),
+            "last_level": core.shift(axis=1).stack(),
+            "last_change": change.shift(axis=1).stack(),
+        }
+    )
+    return frame.dropna().rename_axis(["iso3", "year"]).reset_index()
+
+
+@dataclass(frozen=True)
+class PanelFit:
+    """The panel regression change_t = a + b level_{t-1} + c change_{t-1} + d step_t + e_t.
+
+    Attributes:
+        coefficients: (a, b, c, d); d is 0 when the training years have no step year.
+        residuals: Its in-sample residuals.
+        step: Whether the step dummy was fitted.
+    """
+
+    coefficients: tuple[float, float, float, float]
+    residuals: np.ndarray
+    step: bool
+
+    def path(self, level: np.ndarray, change: np.ndarray, years: Sequence[int]) -> np.ndarray:
+        """Point forecasts (allies, years) iterated from the origin's level and change."""
+        a, b, c, d = self.coefficients
+        out = []
+        for year in years:
+            change = a + b * level + c * change + d * (year >= STEP_YEAR)
+            level = level + change
+            out.append(level)
+        return np.stack(out, axis=-1)
+
+    def error_growth(self, horizons: Sequence[int]) -> np.ndarray:
+        """sqrt(sum_{j<h} psi_j^2) per horizon, psi the level's responses to a unit shock."""
+        _, b, c, _ = self.coefficients
+        level, change, psi = 0.0, 0.0, []
+        for j in range(max(horizons)):
+            change = b * level + c * change + (1.0 if j == 0 else 0.0)
+            level += change
+            psi.append(level)
+        cumulative = np.sqrt(np.cumsum(np.square(psi)))
+        return cumulative[np.asarray(horizons) - 1]
+
+
+def fit_panel(core: pd.DataFrame) -> PanelFit:
+    """Pooled OLS of the yearly change over every known (ally, year) of ``core``.
+
+    Args:
+        core: Core % GDP, allies x years, NaN where not known.
+    """
+    rows = _panel_rows(core)
+    step = bool((rows["year"] >= STEP_YEAR).any())
+    columns = [np.ones(len(rows)), rows["last_level"], rows["last_change"]]
+    if step:
+        columns.append((rows["year"] >= STEP_YEAR).astype(float))
+    x = np.column_stack(columns)
+    y = rows["change"].to_numpy()
+    beta = np.linalg.lstsq(x, y, rcond=None)[0]
+    a, b, c, *d = (float(v) for v in beta)
+    return PanelFit((a, b, c, d[0] if d else 0.0), y - x @ beta, step)
+
+
+def _centred(errors: np.ndarray) -> np.ndarray:
+    errors = errors[np.isfinite(errors)]
+    return errors - errors.mean()
+
+
+def baseline_samples(
+    core: pd.DataFrame, origin: int, horizons: Sequence[int]
+) -> dict[str, np.ndarray]:
+    """Each baseline's forecast from ``origin`` as samples (allies, horizons, errors).
+
+    Args:
+        core: Core % GDP, allies x years, NaN where not published (Iceland, the withheld
+            allies). Only the years up to ``origin`` are read.
+        origin: The origin year.
+        horizons: Years ahead.
+
+    Returns:
+        ``no_change``, ``last_trend`` and ``panel_regression``: the point forecast plus the
+        method's centred one-step errors scaled to each horizon (see the module docstring).
+        Allies without a value in ``origin`` (or, for the last two, the year before) get NaN.
+    """
+    known = core.loc[:, :origin]
+    h = np.asarray(horizons, dtype=float)
+    level = known[origin].to_numpy()
+    change = (known[origin] - known[origin - 1]).to_numpy()
+    steps = known.diff(axis=1)
+    fit = fit_panel(known)
+    points = {
+        "no_change": np.repeat(level[:, None], len(h), axis=1),
+        "last_trend": level[:, None] + h[None, :] * change[:, None],
+        "panel_regression": fit.path(level, change, [origin + int(k) for k in h]),
+    }
+    errors = {
+        "no_change": _centred(steps.to_numpy().ravel()),
+        "last_trend": _centred(steps.diff(axis=1).to_numpy().ravel()),
+        "panel_regression": _centred(fit.residuals),
+    }
+    growth = {
+        "no_change": np.sqrt(h),
+        "last_trend": np.sqrt(h * (1 + h) / 2),
+        "panel_regression": fit.error_growth(horizons),
+    }
+    return {
+        name: points[name][:, :, None] + growth[name][None, :, None] * errors[name][None, None, :]
+        for name in BASELINES
+    }
+
+
+def crps(observed: np.ndarray, samples: np.ndarray) -> np.ndarray:
+    """The CRPS of each sample's empirical distribution at its observation (last axis: members).
+
+    ``scoringrules.crps_ensemble``: E|X - y| - E|X - X'| / 2 over the members. NaN where the
+    observation or any member is NaN.
+    """
+    import scoringrules  # 2 s to import: only when scoring
+
+    return np.asarray(scoringrules.crps_ensemble(observed, samples), dtype=float)
+
+
+def covered(table: pd.DataFrame, level: float) -> pd.Series:
+    """Whether each row's observation lies in its central interval at ``level`` (ends included)."""
+    low = table[quantile_column(round((1 - level) / 2, 4))]
+    high = table[quantile_column(round((1 + level) / 2, 4))]
+    return (low <= table["observed"]) & (table["observed"] <= high)
+
+
+def score_rows(
+    samples: np.ndarray, observed: np.ndarray, scored: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Quantile columns and CRPS (NaN where not scored) of forecasts given as samples (n, m)."""
+    with np.errstate(invalid="ignore"):
+        q = np.quantile(samples, QUANTILES, axis=-1)
+    out = {quantile_column(p): q[i] for i, p in enumerate(QUANTILES)}
+    score = np.full(len(observed), np.nan)
+    if scored.any():
+        score[scored] = crps(observed[scored], samples[scored])
+    out["crps"] = score
+    return out
+
+
+def forecast_table(
+    origin: int,
+    horizons: Sequence[int],
+    iso3: np.ndarray,
+    forecasts: Mapping[str, np.ndarray],
+    observed: pd.DataFrame,
+) -> pd.DataFrame:
+    """One row per method, horizon and ally: the forecast's quantiles, observation and scores.
+
+    Args:
+        origin: The origin year.
+        horizons: Years ahead (the second axis of every forecast).
+        iso3: The allies (the first axis).
+        forecasts: Method -> samples (allies, horizons, members).
+        observed: NATO's core % GDP, allies x years (all published years).
+    """
+    obs = observed.reindex(index=iso3)
+    has_forces = ~np.isin(iso3, NO_FORCES)
+    at_origin = obs[origin].notna().to_numpy() if origin in obs else np.zeros(len(iso3), bool)
+    frames = []
+    for method, samples in forecasts.items():
+        for k, h in enumerate(horizons):
+            year = origin + h
+            target = obs[year].to_numpy(dtype=float) if year in obs else np.full(len(iso3), np.nan)
+            scored = has_forces & at_origin & np.isfinite(target)
+            frame = pd.DataFrame(
+                {
+                    "method": method,
+                    "origin": origin,
+                    "horizon": h,
+                    "year": year,
+                    "iso3": iso3,
+                    "observed": target,
+                    "scored": scored,
+                }
+            )
+            frames.append(frame.assign(**score_rows(samples[:, k, :], target, scored)))
+    return pd.concat(frames, ignore_index=True)
+
+
+def summarise(table: pd.DataFrame, by: Sequence[str] = ()) -> pd.DataFrame:
+    """Scored ally-years, 50% and 90% coverage and mean CRPS per method (and per ``by``)."""
+    rows = table[table["scored"]].assign(
+        covered_50=lambda t: covered(t, 0.5), covered_90=lambda t: covered(t, 0.9)
+    )
+    keys = ["method", *by]
+    out = rows.groupby(keys, sort=False).agg(
+        n=("crps", "size"),
+        coverage_50=("covered_50", "mean"),
+        coverage_90=("covered_90", "mean"),
+        crps=("crps", "mean"),
+    )
+    return out.reset_index()
+
+
+def reliability(table: pd.DataFrame, by: Sequence[str] = ()) -> pd.DataFrame:
+    """Observed coverage of the central interval at each nominal level in ``LEVELS``."""
+    rows = table[table["scored"]]
+    frames = [
+        rows.assign(nominal=level, observed_coverage=covered(rows, level)) for level in LEVELS
+    ]
+    keys = ["method", *by, "nominal"]
+    out = pd.concat(frames).groupby(keys, sort=False)["observed_coverage"].mean()
+    return out.reset_index()
+
+
+@dataclass(frozen=True)
+class RollingCheck:
+    """A rolling-origin check and its scores.
+
+    Attributes:
+        table: One row per method, origin, horizon and ally (``forecast_table``).
+        by_horizon: ``summarise`` per method and horizon.
+        pooled: ``summarise`` per method, horizons pooled.
+        per_ally: ``summarise`` per method and ally, horizons pooled.
+        per_ally_horizon: ``summarise`` per method, ally and horizon.
+        reliability: Observed against nominal coverage per method, horizons pooled.
+        settings: Origins, horizons, replications, seed, data edition, parameter source, the
+            parameters per origin where they replace the calibrated ones and, with a posterior,
+            its number of draws and its date, command and training years where it states them.
+    """
+
+    table: pd.DataFrame
+    by_horizon: pd.DataFrame
+    pooled: pd.DataFrame
+    per_ally: pd.DataFrame
+    per_ally_horizon: pd.DataFrame
+    reliability: pd.DataFrame
+    settings: dict
+
+
+def rolling_origin(
+    origins: Sequence[int] = ORIGINS,
+    horizons: Sequence[int] = HORIZONS,
+    replications: int = REPLICATIONS,
+    seed: int = SEED,
+    data_edition: str = DEFAULT_EDITION,
+    posterior: Posterior | None = None,
+    parameters: Mapping[int, Mapping[str, float]] | None = None,
+) -> RollingCheck:
+    """Forecast from every origin with the model and the baselines, and score the forecasts.
+
+    Args:
+        origins: Origin years (2016-2024).
+        horizons: Years ahead (positive).
+        replications: Model runs per origin (seeds ``replication_seeds(seed, 0, replications)``,
+            the same at every origin).
+        seed: Root seed.
+        data_edition: Edition of NATO's tables the runs start from and are scored against.
+        posterior: Draw each run's parameters from it, or None for the calibrated parameters
+            (random shocks alone).
+        parameters: Per origin, parameter values replacing the calibrated ones (``refit``'s);
+            not with a posterior.
+
+    Returns:
+        The table and its scores.
+    """
+    if posterior is not None and parameters:
+        raise ValueError("give a posterior or per-origin parameters, not both")
+    if not horizons or min(horizons) < 1:
+        raise ValueError(f"horizons must be positive, got {list(horizons)}")
+    check_edition(data_edition)
+    observed = load_reference(edition=data_edition).core
+    seeds = replication_seeds(seed, 0, replications)
+    frames = []
+    for origin in origins:
+        own = (parameters or {}).get(origin)
+        iso3, samples = model_samples(origin, horizons, seeds, data_edition, posterior, own)
+        known = known_reference(load_reference(edition=data_edition), origin).core
+        forecasts = {"model": samples} | baseline_samples(known.reindex(iso3), origin, horizons)
+        frames.append(forecast_table(origin, horizons, iso3, forecasts, observed))
+    table = pd.concat(frames, ignore_index=True)
+    source = "posterior" if posterior is not None else "refit" if parameters else "calibrated"
+    settings = {
+        "origins": list(origins),
+        "horizons": list(horizons),
+        "replications": replications,
+        "seed": seed,
+        "data_edition": data_edition,
+        "parameters": source,
+        "refit": {int(o): dict(v) for o, v in (parameters or {}).items()},
+    }
+    if posterior is not None:
+        about = ("date", "command", "train")
+        settings["posterior"] = {"draws": len(posterior.weights)} | {
+            k: str(posterior.metadata[k]) for k in about if k in posterior.metadata
+        }
+    return RollingCheck(
+        table,
+        summarise(table, ["horizon"]),
+        summarise(table),
+        summarise(table, ["iso3"]),
+        summarise(table, ["iso3", "horizon"]),
+        reliability(table),
+        settings,
+    )
+
+
+@dataclass(frozen=True)
+class Refit:
+    """Parameters fitted on the years up to an origin.
+
+    Attributes:
+        origin: The last year fitted (2015 to ``origin``).
+        values: Fitted value of each parameter (4 decimals, as the calibration stores them).
+        rmse_pp: The hindcast RMSE at ``values`` over the fitted years.
+        evaluations: Objective evaluations.
+    """
+
+    origin: int
+    values: dict[str, float]
+    rmse_pp: float
+    evaluations: int
+
+
+def refit(
+    origin: int,
+    fit: Sequence[str],
+    replications: int = 32,
+    generations: int = 30,
+    population: int = 10,
+    seed: int = SEED,
+    data_edition: str = DEFAULT_EDITION,
+) -> Refit:
+    """Fit ``fit`` on 2015-``origin`` as ``alliance calibrate`` does on 2015-2022.
+
+    The objective is the RMSE (pp) of the mean core % GDP of a hindcast from 2014 against NATO's
+    published allies with forces, 2015-``origin``; the hindcast knows only what was known at
+    ``origin`` (``rolling_scenario(2014, origin, origin)``, ``known_data``). Differential evolution
+    as in ``sim.calibration.calibrate``: starts from the documented priors, deferred updating, no
+    polish, the runs' seeds fixed.
+
+    Args:
+        origin: The last year fitted.
+        fit: Continuous parameters to fit (``sim.calibration.FITTED`` in the check).
+        replications: Runs averaged per evaluation.
+        generations: Largest number of generations.
+        population: Population size per parameter.
+        seed: Seed of the optimiser and root seed of the runs.
+        data_edition: Edition of NATO's tables.
+    """
+    from scipy.optimize import differential_evolution  # 0.3 s to import: only when fitting
+
+    _check_origin(origin)
+    spec = rolling_scenario(FIRST_YEAR, origin, origin, data_edition)
+    data = known_data(spec, origin)
+    known = known_reference(load_reference(edition=data_edition), origin).core
+    obs = known.reindex(index=data.iso3, columns=list(spec.years)[1:]).to_numpy(float).T
+    cells = np.isfinite(obs) & ~np.isin(data.iso3, NO_FORCES)[None, :]
+    seeds = replication_seeds(seed, 0, replications)
+
+    def rmse(x: Sequence[float]) -> float:
+        values = dict(zip(fit, map(float, x), strict=True))
+        runs = simulate_known(spec.with_parameters(**values), data, seeds)
+        error = runs[:, 1:, :].mean(axis=0) - obs
+        return float(np.sqrt(np.mean(error[cells] ** 2)))
+
+    result = differential_evolution(
+        rmse,
+        [(PARAMETERS[n].low, PARAMETERS[n].high) for n in fit],
+        x0=[PRIORS[n] for n in fit],
+        seed=seed,
+        maxiter=generations,
+        popsize=population,
+        tol=1e-4,
+        polish=False,
+        updating="deferred",
+    )
+    values = {n: round(float(v), 4) for n, v in zip(fit, result.x, strict=True)}
+    return Refit(origin, values, rmse(list(values.values())), int(result.nfev))
+
+
+@dataclass(frozen=True)
+class RollingChecks:
+    """The rolling-origin check with each source of parameters.
+
+    Attributes:
+        checks: ``refit`` (parameters fitted per origin on 2015-origin: no leak), ``calibrated``
+            (``scenarios/calibration.toml``, fitted on 2015-2022) and, when one is given,
+            ``posterior`` (draws from it); in that order.
+        refits: The refit of each origin.
+        budget: Each refit's ``replications``, ``generations`` and ``population``.
+        seconds: Wall time of the refits and checks.
+    """
+
+    checks: dict[str, RollingCheck]
+    refits: dict[int, Refit]
+    budget: dict[str, int]
+    seconds: float
+
+
+def rolling_checks(
+    origins: Sequence[int] = ORIGINS,
+    horizons: Sequence[int] = HORIZONS,
+    replications: int = REPLICATIONS,
+    seed: int = SEED,
+    data_edition: str = DEFAULT_EDITION,
+    posterior: Posterior | None = None,
+    fit: Sequence[str] | None = None,
+    refit_replications: int = 32,
+    generations: int = 30,
+    population: int = 10,
+) -> RollingChecks:
+    """Refit per origin, then run ``rolling_origin`` with each source of parameters.
+
+    Args:
+        origins: Origin years.
+        horizons: Years ahead.
+        replications: Model runs per origin.
+        seed: Root seed of the runs and of the refits.
+        data_edition: Edition of NATO's tables.
+        posterior: Also forecast with draws from it (``checks["posterior"]``).
+        fit: Parameters refitted (default: those of the calibration, ``FITTED``).
+        refit_replications: Runs averaged per evaluation of a refit (the calibration's 32).
+        generations: Largest number of generations of a refit (the calibration's 30).
+        population: Population size per parameter of a refit (the calibration's 10).
+    """
+    from sim.calibration import FITTED
+
+    started = time.perf_counter()
+    budget = {
+        "replications": refit_replications,
+        "generations": generations,
+        "population": population,
+    }
+    refits = {
+        o: refit(o, fit or FITTED, seed=seed, data_edition=data_edition, **budget) for o in origins
+    }
+    common = {
+        "origins": origins,
+        "horizons": horizons,
+        "replications": replications,
+        "seed": seed,
+        "data_edition": data_edition,
+    }
+    checks = {
+        "refit": rolling_origin(**common, parameters={o: r.values for o, r in refits.items()}),
+        "calibrated": rolling_origin(**common),
+    }
+    if posterior is not None:
+        checks["posterior"] = rolling_origin(**common, posterior=posterior)
+    return RollingChecks(checks, refits, budget, time.perf_counter() - started)
