@@ -41,8 +41,9 @@ from sim.parameters import (
     calibration_file,
     check_calibration,
 )
+from sim.posterior import PosteriorFileError
 from sim.scenario import ScenarioError, list_scenarios, load_scenario
-from sim.spec_checks import printable
+from sim.spec_checks import SpecError, printable
 from sim.store import BatchStore, StoreError, check_writable
 from sim.sweep_runs import CHUNK_RUNS, KEEP
 from sim.uncertainty import UNCERTAINTY
@@ -289,8 +290,28 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"runs averaged (default {REPLICATIONS})",
     )
     validate.add_argument("--seed", type=_seed, default=SEED, help=f"root seed (default {SEED})")
+    validate.add_argument(
+        "--rolling",
+        action="store_true",
+        help="instead, the rolling-origin check: forecasts from 2017, 2019, 2021 and 2023 "
+        "with parameters refitted per origin, 1-3 years ahead, against baselines (minutes)",
+    )
     _add_edition(validate, DEFAULT_EDITION)
     _add_allow_long(validate)
+
+    optimize = sub.add_parser(
+        "optimize", help="search policy levers for designs that stay good across futures"
+    )
+    optimize.add_argument("spec", type=Path, help="a policy-search spec (experiments/*.toml)")
+    optimize.add_argument(
+        "--out", type=_path, help="output folder (default: results/optimize-<name>)"
+    )
+    optimize.add_argument("--workers", type=_positive, help="worker processes (default: all CPUs)")
+    optimize.add_argument(
+        "--resume", action="store_true", help="continue (or re-analyse) the search in --out"
+    )
+    optimize.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    _add_allow_long(optimize)
 
     calibrate = sub.add_parser("calibrate", help=f"fit the free parameters to {span(TRAIN)}")
     calibrate.add_argument(
@@ -483,16 +504,23 @@ def _sweep(args: argparse.Namespace) -> int:
 def _resumable[T](
     command: str, run: Callable[[], T], unanalysable: tuple[type[Exception], ...] = ()
 ) -> tuple[T | None, int]:
-    """Run a batch or sweep: (its result, 0), or (None, exit status) when it stopped early.
+    """Run a batch, sweep or search: (its result, 0), or (None, exit status) when it stopped early.
 
     Bad input raises ``UsageError`` (exit 2). An interruption says how to resume: exit 1 when a
     worker died, 128 + the signal on Ctrl-C or SIGTERM. A sweep whose runs cannot be analysed
     (``unanalysable``) exits 1.
     """
-    hint = f"finished runs are saved; add --resume to the same command to complete the {command}"
+    hint = "finished work is saved; add --resume to the same command to continue"
     try:
         return run(), 0
-    except (ExperimentError, BatchError, StoreError, ExecutorError) as exc:
+    except (
+        SpecError,
+        PosteriorFileError,
+        BatchError,
+        StoreError,
+        ExecutorError,
+        LimitError,
+    ) as exc:
         raise UsageError(f"alliance {command}: {exc}") from None
     except BatchInterrupted as exc:
         print(f"alliance {command}: interrupted: {exc}; {hint}", file=sys.stderr)
@@ -505,6 +533,28 @@ def _resumable[T](
         what = "terminated (SIGTERM)" if signum == signal.SIGTERM else "interrupted"
         print(f"alliance {command}: {what}; {hint}", file=sys.stderr)
         return None, 128 + signum
+
+
+def _optimize(args: argparse.Namespace) -> int:
+    from sim.policy import format_optimize, run_optimize
+
+    def search():
+        if args.workers:
+            check_workers(args.workers)
+        return run_optimize(
+            args.spec,
+            args.out,
+            resume=args.resume,
+            workers=args.workers,
+            progress=False if args.no_progress else None,
+            allow_long=args.allow_long,
+        )
+
+    result, code = _resumable("optimize", search)
+    if result is None:
+        return code
+    print(format_optimize(result))
+    return 0
 
 
 def _query(args: argparse.Namespace) -> int:
@@ -526,6 +576,8 @@ def _validate(args: argparse.Namespace) -> int:
         _check_file(args.report, "validate", "--report")
     _check_writable(args.out, "validate")
     edition = args.data_edition or DEFAULT_EDITION
+    if args.rolling:
+        return _rolling(args, edition)
     from sim.validation import validate
     from sim.validation_report import write_validation
 
@@ -543,6 +595,23 @@ def _validate(args: argparse.Namespace) -> int:
     )
     print(f"NATO data edition {edition}")
     print(f"Written: {args.out}/ (hindcast.parquet, metrics.json, plots) and {report}")
+    return 0
+
+
+def _rolling(args: argparse.Namespace, edition: str) -> int:
+    """``alliance validate --rolling``: the check's section in the report, its plot in --out."""
+    _, posterior = _uncertainty(argparse.Namespace(uncertainty=None, command="validate"))
+    from sim.rolling import HORIZONS, ORIGINS, rolling_checks
+    from sim.rolling_report import write_rolling
+
+    report = args.report or args.out / "validation.md"
+    command = f"alliance validate --rolling --out {args.out} --report {report}"
+    command += f" --replications {args.replications} --seed {args.seed} --data-edition {edition}"
+    result = rolling_checks(ORIGINS, HORIZONS, args.replications, args.seed, edition, posterior)
+    write_rolling(result, report, args.out / "reliability.png", command)
+    pooled = result.checks["refit"].pooled
+    print(pooled.to_string())
+    print(f"Written: {report} (section 'Rolling-origin check') and {args.out}/reliability.png")
     return 0
 
 
@@ -657,6 +726,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         commands = {"run": _run, "batch": _batch, "query": _query}
         commands |= {"sweep": _sweep, "validate": _validate, "calibrate": _calibrate, "app": _app}
+        commands |= {"optimize": _optimize}
         return commands[args.command](args)
     except (UsageError, ScenarioError) as exc:
         print(str(exc), file=sys.stderr)

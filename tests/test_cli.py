@@ -688,3 +688,21 @@ def test_query_on_a_non_batch_folder_exits_2(tmp_path, capsys):
     """A folder with no finished runs: one line, exit 2."""
     assert main(["query", str(tmp_path), "SELECT 1"]) == 2
     _assert_one_line(capsys.readouterr().err, "alliance query", "no finished runs")
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        (None, ["no such policy-search spec"]),
+        ('scenario = "hague-2035"\n[levers]\nbogus = { range = [0, 1] }\n', ["levers.bogus"]),
+        ("[levers\n", ["not valid TOML"]),
+    ],
+)
+def test_optimize_bad_spec_exits_2_in_one_line(tmp_path, capsys, text, words):
+    """`alliance optimize` refuses a missing or bad spec in one line naming the field."""
+    spec = tmp_path / "p.toml"
+    if text is not None:
+        spec.write_text(text)
+    assert main(["optimize", str(spec), "--out", str(tmp_path / "o")]) == 2
+    _assert_one_line(capsys.readouterr().err, "alliance optimize", *words)
+    assert not (tmp_path / "o").exists()

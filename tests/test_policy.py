@@ -1,0 +1,276 @@
+"""sim.policy and sim.policy_spec: the spec's checks, the search on a known front, resuming."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim.ensemble import Recorded
+from sim.policy import (
+    archive_table,
+    convergence,
+    format_optimize,
+    read_generations,
+    run_optimize,
+    search,
+)
+from sim.policy_spec import PolicySpecError, load_policy_spec
+from sim.store import StoreError
+
+SPEC = """
+description = "test policy search"
+scenario = "hague-2035"
+seed = 11
+
+[search]
+algorithm = "eps-nsga2"
+nfe = 24
+population = 12
+replications = 2
+
+[levers]
+us_pressure_strength = { range = [0.0, 1.0] }
+retrenchment_threshold = { range = [0.2, 1.0] }
+
+[uncertainties]
+threat_scale = { range = [0.6, 1.6] }
+adjustment_speed = { range = [0.1, 0.8] }
+
+[[objectives]]
+name = "allies"
+column = "allies_ge_3_5pct_core"
+direction = "max"
+epsilon = 0.5
+threshold = 10
+
+[[objectives]]
+name = "retrenchment_years"
+column = "us_retrenchment"
+measure = "years_above"
+above = 0.0
+direction = "min"
+epsilon = 1.0
+threshold = 2
+
+[robustness]
+futures = 10
+replications = 1
+"""
+
+
+def write_spec(folder, text=SPEC, name="search.toml"):
+    path = folder / name
+    path.write_text(text)
+    return path
+
+
+# --- the spec ------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("old", "new", "field"),
+    [
+        ("us_pressure_strength = {", "bogus_lever = {", "levers.bogus_lever: unknown parameter"),
+        ("[0.0, 1.0] }\nretrench", "[0.5, 0.5] }\nretrench", "levers.us_pressure_strength.range: "),
+        ("[0.2, 1.0]", "[0.2, 1.5]", "levers.retrenchment_threshold.range: 1.5 is outside"),
+        ('"allies_ge_3_5pct_core"', '"allies_at_4pct"', "objectives[0].column: unknown output"),
+        ('direction = "max"', 'direction = "up"', "objectives[0].direction: expected one of"),
+        ("epsilon = 0.5", "epsilon = 0.0", "objectives[0].epsilon: must be above 0"),
+        ('measure = "years_above"', 'measure = "median"', "objectives[1].measure: unknown"),
+        ("above = 0.0\n", "", "objectives[1]: give above = x with measure years_above only"),
+        ("threshold = 10\n", "threshold = 10\nally = 'DEU'\n", "objectives[0].ally: allies_ge"),
+        ("adjustment_speed = {", "us_pressure_strength = {", "uncertainties.us_pressure_strength"),
+        ("us_pressure_strength = {", "consolidation_lag = {", "levers.consolidation_lag: whole"),
+        ("nfe = 24", "nfe = 6", "search.nfe: must be at least 12"),
+        ('"eps-nsga2"', '"borg"', "search.algorithm: unknown algorithm 'borg'"),
+        ("futures = 10", "futures = 'many'", "robustness.futures: expected a whole number"),
+        ("[robustness]", "[robustness]\nposterior = 1", "robustness.posterior: expected true"),
+        ("seed = 11", "seed = 11\nlever = 1", "lever: unknown field"),
+    ],
+)
+def test_a_bad_lever_or_objective_is_one_line_naming_the_field(tmp_path, old, new, field):
+    assert old in SPEC
+    path = write_spec(tmp_path, SPEC.replace(old, new, 1))
+    with pytest.raises(PolicySpecError) as info:
+        load_policy_spec(path)
+    message = str(info.value)
+    assert message.startswith(f"search.toml: {field}")
+    assert "\n" not in message
+
+
+def test_a_threshold_is_required_and_an_empty_lever_table_refused(tmp_path):
+    no_threshold = SPEC.replace("threshold = 10\n", "").replace("threshold = 2\n", "")
+    with pytest.raises(PolicySpecError, match=r"^search.toml: objectives: give at least one"):
+        load_policy_spec(write_spec(tmp_path, no_threshold))
+    start = SPEC.index("us_pressure_strength = {")
+    end = SPEC.index("[uncertainties]")
+    no_levers = SPEC[:start] + SPEC[end:]
+    with pytest.raises(PolicySpecError, match=r"^search.toml: levers: name at least one"):
+        load_policy_spec(write_spec(tmp_path, no_levers))
+
+
+def test_run_optimize_refuses_a_bad_spec_before_writing_anything(tmp_path):
+    path = write_spec(tmp_path, SPEC.replace('"allies_ge_3_5pct_core"', '"bogus_column"'))
+    with pytest.raises(PolicySpecError, match=r"objectives\[0\]\.column: unknown output column"):
+        run_optimize(path, tmp_path / "out", executor="serial", progress=False)
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_spec_reads_levers_objectives_and_settings(tmp_path):
+    spec = load_policy_spec(write_spec(tmp_path))
+    assert spec.lever_names == ["us_pressure_strength", "retrenchment_threshold"]
+    assert [v.name for v in spec.uncertainties] == ["threat_scale", "adjustment_speed"]
+    allies, years = spec.objectives
+    assert (allies.year, allies.measure, allies.table, allies.threshold) == (
+        2035,
+        "at",
+        "alliance",
+        10,
+    )
+    assert (years.measure, years.above, years.direction, years.epsilon) == (
+        "years_above",
+        0,
+        "min",
+        1,
+    )
+    assert (spec.search.nfe, spec.search.population, spec.search.replications) == (24, 12, 2)
+    assert (spec.robustness.futures, spec.robustness.replications) == (10, 1)
+    assert spec.robustness.posterior is False
+
+
+def test_objective_measures_read_the_year_the_mean_and_the_years_above(tmp_path):
+    spec = load_policy_spec(write_spec(tmp_path))
+    years = np.arange(2025, 2036)
+    series = np.array([np.zeros(11), [0, 0, 0, 0.1, 0.2, 0.2, 0.3, 0.3, 0.3, 0.3, 0.4]])
+    rec = Recorded(
+        iso3=np.array(["DEU"]),
+        names=np.array(["Germany"]),
+        years=years,
+        point=np.array([0, 1]),
+        seeds=np.array([1, 2]),
+        allies={},
+        alliance={"us_retrenchment": series, "allies_ge_3_5pct_core": series * 10},
+    )
+    allies, retrenchment = spec.objectives
+    assert allies.values(rec).tolist() == [0, 4]
+    assert retrenchment.values(rec).tolist() == [0, 8]  # 2028-2035 are above 0
+    mean = type(allies)(**{**vars(allies), "measure": "mean", "year": 2030})
+    assert mean.values(rec).tolist() == pytest.approx([0, 10 * (0 + 0 + 0.1 + 0.2 + 0.2) / 5])
+    assert allies.meets(np.array([9.5, 10, 12])).tolist() == [False, True, True]
+    assert retrenchment.meets(np.array([0, 2, 3])).tolist() == [True, True, False]
+
+
+# --- the search on a problem with a known Pareto front -------------------------------------------
+ANALYTIC = """
+description = "ZDT1 in two variables: the levers stand for x1 and x2"
+scenario = "hague-2035"
+seed = 3
+
+[search]
+algorithm = "{algorithm}"
+nfe = {nfe}
+population = 40
+replications = 1
+
+[levers]
+us_pressure_strength = {{ range = [0.0, 1.0] }}
+us_pressure_start = {{ range = [0.0, 1.0] }}
+
+[uncertainties]
+threat_scale = {{ range = [0.6, 1.6] }}
+
+[[objectives]]
+name = "f1"
+column = "capability_gap"
+direction = "max"
+epsilon = 0.01
+threshold = 0.5
+
+[[objectives]]
+name = "f2"
+column = "capability_gap"
+direction = "min"
+epsilon = 0.01
+
+[robustness]
+futures = 10
+"""
+
+
+def zdt1(rows):
+    """ZDT1 (Zitzler, Deb & Thiele 2000) with x = (x1, x2): F1 = 1 - x1 (to maximise) and
+    f2 = g (1 - sqrt(x1 / g)) with g = 1 + 9 x2 (to minimise). Front: x2 = 0, f2 = 1 - sqrt(1 - F1).
+    """
+    x = np.asarray(rows, dtype=float)
+    g = 1 + 9 * x[:, 1]
+    return np.column_stack([1 - x[:, 0], g * (1 - np.sqrt(x[:, 0] / g))])
+
+
+def never_stop():
+    return None
+
+
+@pytest.mark.parametrize("algorithm", ["eps-nsga2", "nsga2"])
+def test_the_search_finds_a_known_pareto_front(tmp_path, algorithm):
+    text = ANALYTIC.format(algorithm=algorithm, nfe=2000)
+    spec = load_policy_spec(write_spec(tmp_path, text))
+    last = search(spec, tmp_path / "search", zdt1, progress=False, check_stop=never_stop)
+    front = archive_table(spec, last["archive"])
+    assert last["nfe"] >= 2000
+    distance = front["f2"] - (1 - np.sqrt(1 - front["f1"]))
+    assert distance.abs().max() < 0.02  # on the front (f2 >= its front value by construction)
+    assert front["f1"].min() < 0.05 and front["f1"].max() > 0.95  # along all of it
+    assert np.diff(np.sort(front["f1"].to_numpy())).max() < 0.1  # with no large hole
+    history = convergence(spec, read_generations(tmp_path / "search"))
+    assert history["epsilon_progress"].is_monotonic_increasing
+    assert history["hypervolume"].dropna().iloc[-1] > history["hypervolume"].dropna().iloc[0]
+
+
+def test_an_interrupted_search_resumes_to_the_numbers_of_an_uninterrupted_one(tmp_path):
+    spec = load_policy_spec(write_spec(tmp_path, ANALYTIC.format(algorithm="eps-nsga2", nfe=600)))
+    whole = search(spec, tmp_path / "a", zdt1, progress=False, check_stop=never_stop)
+    calls = []
+
+    def stop_after_five():
+        calls.append(1)
+        if len(calls) > 5:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        search(spec, tmp_path / "b", zdt1, progress=False, check_stop=stop_after_five)
+    assert len(read_generations(tmp_path / "b")) == 5
+    state = __import__("random").getstate()
+    resumed = search(spec, tmp_path / "b", zdt1, progress=False, check_stop=never_stop)
+    assert resumed == whole
+    assert __import__("random").getstate() == state  # the caller's generator is left alone
+    pairs = zip(sorted((tmp_path / "a").iterdir()), sorted((tmp_path / "b").iterdir()), strict=True)
+    for a, b in pairs:
+        assert json.loads(a.read_text()) == json.loads(b.read_text())
+
+
+# --- end to end -----------------------------------------------------------------------------------
+def test_run_optimize_writes_the_report_and_resumes_or_refuses(tmp_path):
+    path = write_spec(tmp_path)
+    out = tmp_path / "out"
+    result = run_optimize(path, out, executor="serial", progress=False)
+    for name in ("report.md", "designs.csv", "robustness.csv", "convergence.csv", "parcoords.png"):
+        assert (out / name).is_file()
+    assert len(result.designs) >= 1
+    assert len(result.futures) == 10
+    assert len(result.outcomes) == 10 * len(result.designs)
+    assert result.robustness["satisficing"].between(0, 1).all()
+    assert result.convergence["nfe"].iloc[-1] >= 24
+    printed = format_optimize(result).splitlines()
+    assert printed[0].startswith("search: eps-nsga2, 24 designs evaluated over 2 generations")
+    assert printed[-1] == f"Written: {out}/report.md, with its tables and plots"
+    report = (out / "report.md").read_text()
+    assert "## Findings" in report and "meets every threshold in" in report
+    with pytest.raises(StoreError, match="holds this policy-search already"):
+        run_optimize(path, out, executor="serial", progress=False)
+    other = write_spec(tmp_path, SPEC.replace("seed = 11", "seed = 12"))
+    with pytest.raises(StoreError, match="made by a different policy-search spec"):
+        run_optimize(other, out, executor="serial", progress=False, resume=True)
+    stricter = write_spec(tmp_path, SPEC.replace("threshold = 10", "threshold = 40"))
+    analysed = run_optimize(stricter, out, executor="serial", progress=False, resume=True)
+    pd.testing.assert_frame_equal(analysed.outcomes, result.outcomes)  # re-analysed, not re-run
+    assert (analysed.robustness["satisficing"] == 0).all()
+    assert "It fails in every future." in (out / "report.md").read_text()
