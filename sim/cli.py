@@ -315,19 +315,33 @@ def build_parser() -> argparse.ArgumentParser:
 
     calibrate = sub.add_parser("calibrate", help=f"fit the free parameters to {span(TRAIN)}")
     calibrate.add_argument(
+        "--method",
+        choices=("optimize", "abc"),
+        default="optimize",
+        help="optimize: a point fit by differential evolution (scenarios/calibration.toml); "
+        "abc: a posterior by ABC-SMC (scenarios/posterior.toml) (default optimize)",
+    )
+    calibrate.add_argument(
         "--replications",
         type=_positive,
-        default=32,
-        help="runs averaged per evaluation (default 32)",
+        help="runs averaged per evaluation or particle (default 32 optimize, 16 abc)",
     )
     calibrate.add_argument(
         "--generations",
         type=_positive,
-        default=30,
-        help="largest number of generations (default 30)",
+        help="largest number of generations (default 30 optimize, 10 abc)",
     )
     calibrate.add_argument(
-        "--population", type=_positive, default=10, help="population per parameter (default 10)"
+        "--population",
+        type=_positive,
+        default=10,
+        help="optimize: population per parameter (default 10)",
+    )
+    calibrate.add_argument(
+        "--particles",
+        type=_positive,
+        default=1000,
+        help="abc: particles per generation, the posterior's size (default 1000)",
     )
     calibrate.add_argument("--seed", type=_seed, default=SEED, help=f"seed (default {SEED})")
     calibrate.add_argument(
@@ -340,13 +354,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers",
         type=_positive,
         default=os.cpu_count() or 1,
-        help="processes (default: all CPUs; results do not depend on it)",
+        help="optimize: processes (default: all CPUs; results do not depend on it)",
     )
     calibrate.add_argument(
         "--out",
         type=_path,
-        help="calibration file to write "
-        "(default: scenarios/calibration.toml, read by the defaults)",
+        help="file to write (default: scenarios/calibration.toml, or scenarios/posterior.toml "
+        "with abc; the project reads both)",
     )
     _add_edition(calibrate, DEFAULT_EDITION)
     app = sub.add_parser("app", help="serve the browser app (offline, on this machine only)")
@@ -616,11 +630,14 @@ def _rolling(args: argparse.Namespace, edition: str) -> int:
 
 
 def _calibrate(args: argparse.Namespace) -> int:
+    if args.method == "abc":
+        return _calibrate_abc(args)
     from sim.calibration import calibrate, write_calibration
 
     path = args.out or calibration_file()
     _check_file(path, "calibrate")
-    bar = tqdm(total=args.generations, unit="generation", disable=None)
+    generations = args.generations or 30
+    bar = tqdm(total=generations, unit="generation", disable=None)
 
     def progress(generation: int, best: float) -> None:
         bar.set_postfix(rmse_train_pp=f"{best:.4f}", refresh=False)
@@ -628,8 +645,8 @@ def _calibrate(args: argparse.Namespace) -> int:
 
     with bar:
         cal = calibrate(
-            args.replications,
-            args.generations,
+            args.replications or 32,
+            generations,
             args.population,
             args.seed,
             args.workers,
@@ -644,6 +661,54 @@ def _calibrate(args: argparse.Namespace) -> int:
     )
     for name, value in cal.values.items():
         print(f"  {name:28} {value:g}")
+    print(f"Written: {path}")
+    return 0
+
+
+def _calibrate_abc(args: argparse.Namespace) -> int:
+    """``alliance calibrate --method abc``: a posterior by ABC-SMC (``sim.abc``)."""
+    from sim.abc import calibrate_abc, write_abc
+    from sim.posterior import posterior_file
+
+    path = args.out or posterior_file()
+    _check_file(path, "calibrate")
+    generations = args.generations or 10
+    bar = tqdm(total=generations, unit="generation", disable=None)
+
+    def progress(generation: int, epsilon: float, accepted: int, evaluations: int) -> None:
+        bar.set_postfix(epsilon_pp=f"{epsilon:.4f}", acceptance=f"{accepted / evaluations:.2f}")
+        bar.update(generation + 1 - bar.n)
+
+    try:
+        with bar:
+            cal = calibrate_abc(
+                args.particles,
+                generations,
+                args.replications or 16,
+                args.seed,
+                args.fit,
+                args.data_edition or DEFAULT_EDITION,
+                progress,
+            )
+    except ValueError as exc:
+        raise UsageError(f"alliance calibrate: {exc}") from None
+    write_abc(cal, path)
+    fit = cal.fit
+    print(
+        f"Posterior: {len(cal.samples)} weighted draws (generation {cal.selected + 1} of "
+        f"{generations}, epsilon {cal.epsilons[cal.selected]:.4f} pp, {cal.wall_time_s:.0f} s)."
+    )
+    labels = {"mean": "posterior mean", "median": "posterior median"}
+    labels |= {"predictive": "predictive mean", "point": "point fit"}
+    for case, label in labels.items():
+        print(
+            f"  RMSE, {label:16} {span(TRAIN)} {fit[f'rmse_train_pp_{case}']:.4f} pp; "
+            f"{span(TEST)}, held out: {fit[f'rmse_test_pp_{case}']:.4f} pp"
+        )
+    print("90% credible interval [prior range]:")
+    for name, (low, high) in cal.interval(0.9).items():
+        p = PARAMETERS[name]
+        print(f"  {name:28} [{low:.4g}, {high:.4g}]  [{p.low:g}, {p.high:g}]")
     print(f"Written: {path}")
     return 0
 

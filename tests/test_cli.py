@@ -706,3 +706,41 @@ def test_optimize_bad_spec_exits_2_in_one_line(tmp_path, capsys, text, words):
     assert main(["optimize", str(spec), "--out", str(tmp_path / "o")]) == 2
     _assert_one_line(capsys.readouterr().err, "alliance optimize", *words)
     assert not (tmp_path / "o").exists()
+
+
+def test_calibrate_abc_writes_a_posterior_the_project_can_read(tmp_path, capsys):
+    """`alliance calibrate --method abc` (tiny budget) writes a file read_posterior accepts."""
+    from sim.posterior import read_posterior
+
+    out = tmp_path / "posterior.toml"
+    argv = ["calibrate", "--method", "abc", "--particles", "12", "--generations", "2"]
+    assert (
+        main(
+            [
+                *argv,
+                "--replications",
+                "2",
+                "--fit",
+                "free_riding,adjustment_speed",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    posterior = read_posterior(out)
+    assert posterior.names == ("free_riding", "adjustment_speed") and len(posterior.samples) == 12
+    assert posterior.metadata["command"].startswith("alliance calibrate --method abc")
+    printed = capsys.readouterr().out
+    assert "90% credible interval" in printed and f"Written: {out}" in printed
+
+
+def test_a_bad_posterior_file_stops_forecasts_in_one_line(tmp_path, capsys, monkeypatch):
+    """--uncertainty posterior with an unusable posterior file: one line, exit 2."""
+    bad = tmp_path / "posterior.toml"
+    bad.write_text("date = [\n")
+    monkeypatch.setattr("sim.uncertainty.posterior_file", lambda: bad)
+    monkeypatch.setattr("sim.posterior.posterior_file", lambda: bad)
+    argv = ["run", "hague-2035", "--uncertainty", "posterior", "--out", str(tmp_path / "r")]
+    assert main(argv) == 2
+    _assert_one_line(capsys.readouterr().err, "alliance run", "--uncertainty", str(bad))
