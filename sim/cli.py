@@ -386,11 +386,11 @@ def _run(args: argparse.Namespace) -> int:
     from sim.run_summary import format_run
     from sim.uncertainty import run_scenarios
 
-    (point,), _ = run_scenarios(scenario, [args.seed], posterior)
+    (point,), draws = run_scenarios(scenario, [args.seed], posterior)
     result = run_scenario(point, seed=args.seed)
     if args.single:
         write_run(result, out)
-        print(format_run(result))
+        print(format_run(result, None if draws is None else int(draws[0])))
     else:
         from sim.forecast import format_forecast, make_forecast, write_forecast
 

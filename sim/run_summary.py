@@ -118,8 +118,11 @@ def plans_table(s: Scenario, allies: pd.DataFrame, what: str) -> list[str]:
     return lines
 
 
-def format_run(result: RunResult) -> str:
-    """One seeded run: every ally and the alliance in the final year, and the plans."""
+def format_run(result: RunResult, draw: int | None = None) -> str:
+    """One seeded run: every ally and the alliance in the final year, and the plans.
+
+    ``draw`` is the posterior draw the run's parameters came from (None: the scenario's own).
+    """
     s, final = result.scenario, result.scenario.end_year
     a = result.allies[result.allies["year"] == final]
     table = pd.DataFrame(
@@ -135,8 +138,9 @@ def format_run(result: RunResult) -> str:
     return "\n".join(
         [
             *run_heading(s),
-            f"One run, seed {result.seed}: one draw of the shocks (without --single, `alliance "
-            f"run` shows medians and bands). Final year {final}:",
+            f"One run, seed {result.seed}: one draw of the shocks"
+            + ("" if draw is None else f" and of the parameters (posterior draw {draw})")
+            + f" (without --single, `alliance run` shows medians and bands). Final year {final}:",
             "",
             table.to_string(index=False),
             "",
