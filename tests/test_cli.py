@@ -113,7 +113,14 @@ def test_run_prints_medians_and_bands_of_the_forecast_tables(hague7):
     out, printed = hague7
     assert printed.startswith("hague-2035: ")
     assert "NATO data edition 2026, 2025-2035." in printed
-    assert "Median [5%-95%] of 200 runs, the runs of `alliance batch hague-2035" in printed
+    assert (
+        "Median [5%-95%] of 200 runs (random shocks and parameters drawn from the posterior)"
+        in printed
+    )
+    assert (
+        "the runs of `alliance batch hague-2035 --replications 200 --seed 7 "
+        "--uncertainty posterior`" in printed
+    )
     alliance = pd.read_parquet(out / "forecast_alliance.parquet").set_index(["year", "quantile"])
     lo, mid, hi = (alliance.loc[(2035, q)] for q in (0.05, 0.5, 0.95))
     m = re.search(r"allies at >= 3\.5% core:\s+(\d+) \[(\d+)-(\d+)\]", printed)
