@@ -299,6 +299,11 @@ def calibration_file() -> Path:
     return Path(str(files("scenarios") / "calibration.toml"))
 
 
+def posterior_file() -> Path:
+    """The posterior forecasts draw parameters from (``scenarios/posterior.toml``, ``sim.abc``)."""
+    return Path(str(files("scenarios") / "posterior.toml"))
+
+
 def read_calibration(path: Path | None = None) -> dict:
     """Read and check a calibration file.
 

@@ -18,13 +18,12 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from sim.parameters import PARAMETERS
+from sim.parameters import PARAMETERS, posterior_file
 from sim.spec_checks import SpecError, read_toml
 from sim.store import atomic_write
 
@@ -74,11 +73,6 @@ class Posterior:
     def values(self, index: int) -> dict[str, float]:
         """The parameter values of draw ``index``."""
         return {n: float(v) for n, v in zip(self.names, self.samples[index], strict=True)}
-
-
-def posterior_file() -> Path:
-    """The posterior the project reads (``scenarios/posterior.toml``)."""
-    return Path(str(files("scenarios") / "posterior.toml"))
 
 
 def draw(posterior: Posterior, seeds: Sequence[int]) -> np.ndarray:

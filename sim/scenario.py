@@ -28,6 +28,7 @@ from sim.parameters import (
     calibration_file,
     check_calibration,
     check_parameter_set,
+    posterior_file,
 )
 from sim.spec_checks import (
     SpecError,
@@ -193,9 +194,9 @@ def scenarios_dir() -> Path:
 
 
 def _named_files() -> list[Path]:
-    """The named scenarios' files: every TOML file in ``scenarios/`` but the calibration."""
-    skip = calibration_file().name
-    return sorted(p for p in scenarios_dir().glob("*.toml") if p.name != skip)
+    """The named scenarios' files: every TOML file in ``scenarios/`` but the fitted ones."""
+    skip = {calibration_file().name, posterior_file().name}
+    return sorted(p for p in scenarios_dir().glob("*.toml") if p.name not in skip)
 
 
 def list_scenarios() -> list[tuple[str, str]]:

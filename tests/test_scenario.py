@@ -46,7 +46,7 @@ def test_list_scenarios_names_every_scenario_with_its_description():
     """list_scenarios gives exactly the eight named scenarios, sorted, each with its description."""
     listed = list_scenarios()
     assert [name for name, _ in listed] == sorted(NAMED)
-    assert {p.stem for p in scenarios_dir().glob("*.toml")} == {*NAMED, "calibration"}
+    assert {p.stem for p in scenarios_dir().glob("*.toml")} == {*NAMED, "calibration", "posterior"}
     for name, description in listed:
         assert description == load_scenario(name).description
 
