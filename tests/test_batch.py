@@ -300,7 +300,7 @@ def _uninterrupted(tmp_path: Path) -> Path:
     whole = tmp_path / "whole"
     run_batch(
         ["hague-2035"], INTERRUPTED_RUNS, seed=4, engine="mesa", executor="serial", out=whole,
-        chunk_size=1,
+        chunk_size=1, uncertainty=None,  # the CLI's default: the posterior, when there is one
     )  # fmt: skip
     return whole
 

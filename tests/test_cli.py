@@ -24,6 +24,7 @@ from sim.columns import ALLIANCE_TABLE, ALLIES_TABLE
 from sim.data import load_reference
 from sim.parameters import PARAMETERS
 from sim.scenario import load_scenario
+from sim.uncertainty import resolve, run_scenarios
 
 NAMED = (
     "hague-2035",
@@ -68,6 +69,12 @@ def _run(out: Path, *extra: str) -> str:
         code = main(["run", "hague-2035", "--out", str(out), *extra])
     assert code == 0
     return buf.getvalue()
+
+
+def _drawn(scenario, seed: int) -> dict:
+    """The parameters run ``seed`` of ``scenario`` takes by default (its posterior draw)."""
+    (point,), _ = run_scenarios(scenario, [seed], resolve(None)[1])
+    return dict(point.parameters)
 
 
 @pytest.fixture(scope="module")
@@ -211,7 +218,7 @@ def test_run_manifest_records_everything(hague7):
     scenario = manifest["scenario"]
     assert scenario["name"] == "hague-2035"
     assert scenario["data_edition"] == "2026"  # the default edition
-    assert scenario["parameters"] == dict(load_scenario("hague-2035").parameters)
+    assert scenario["parameters"] == _drawn(load_scenario("hague-2035"), 7)
     assert set(scenario["parameters"]) == set(PARAMETERS)
     assert manifest["versions"]["mesa"] == "3.5.1"
     assert manifest["versions"]["python"] == ".".join(map(str, sys.version_info[:3]))
@@ -246,8 +253,8 @@ def test_set_changes_the_result_and_is_recorded(hague7, tmp_path):
     assert not np.allclose(base["core_pct_gdp"], changed["core_pct_gdp"])
     params = _manifest(tmp_path)["scenario"]["parameters"]
     assert params["adjustment_speed"] == 0.5
-    expected = dict(load_scenario("hague-2035").parameters) | {"adjustment_speed": 0.5}
-    assert params == expected
+    assert params == _drawn(load_scenario("hague-2035", adjustment_speed=0.5), 7)
+    assert params["adjustment_speed"] == 0.5  # a value the user set is not drawn
 
 
 def _start(allies: pd.DataFrame, iso: str) -> float:

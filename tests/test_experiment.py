@@ -4,6 +4,7 @@ import pytest
 
 from sim.cli import main
 from sim.experiment import ExperimentError, load_experiment
+from sim.policy_spec import load_policy_spec
 
 EXPERIMENTS = Path(__file__).parents[1] / "experiments"
 
@@ -57,7 +58,12 @@ def test_a_good_spec_is_read_in_full(tmp_path):
 
 @pytest.mark.parametrize("name", sorted(p.name for p in EXPERIMENTS.glob("*.toml")))
 def test_shipped_experiments_are_valid(name):
-    assert load_experiment(EXPERIMENTS / name).parameters
+    """Every shipped spec loads: a sweep's with load_experiment, a policy search's (levers)."""
+    path = EXPERIMENTS / name
+    if "[levers]" in path.read_text():
+        assert load_policy_spec(path).levers
+    else:
+        assert load_experiment(path).parameters
 
 
 @pytest.mark.parametrize(
