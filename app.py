@@ -4,18 +4,28 @@ Run it with ``alliance app`` (or ``make app``, or ``solara run app.py``); it ser
 127.0.0.1 and needs no internet. Built on Mesa's ``SolaraViz``: Reset / play / Step and the seed
 are its own; the card above them picks the scenario (which puts its own values on the levers) and
 moves the levers (read from ``sim.parameters``). Reset rebuilds the model from them.
+
+Each browser tab is a session (a solara virtual kernel) with its own model. A session whose tab
+has gone is freed ``KERNEL_CULL_TIMEOUT`` later (solara's default keeps it 24 h).
 """
 
 from __future__ import annotations
 
+import ctypes
+import gc
+import os
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import solara
+import solara.lifecycle
+import solara.server.settings
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
-from mesa.visualization import SolaraViz
+from mesa.visualization import SolaraViz, solara_viz
 from mesa.visualization.utils import update_counter
 
 from sim.dashboard import (
@@ -47,11 +57,75 @@ SCENARIOS: dict[str, str] = dict(list_scenarios())
 LEVER_STEP = 0.0001
 """Lever slider step: fine enough that the browser does not round a calibrated default."""
 REFERENCE_LINES = ((2.0, "2% (Wales)"), (3.5, "3.5% core (The Hague)"), (5.0, "5% total"))
+KERNEL_CULL_TIMEOUT = "2m"
+"""How long solara keeps a session whose tab has gone (for a reconnect) before freeing it."""
+CULL_TIMEOUT_VARIABLE = "SOLARA_KERNEL_CULL_TIMEOUT"
+"""Solara's own setting of that time; when set, it is used instead."""
 
+# The module-level reactives below are kernel-scoped: each session's values live in its kernel
+# and are freed with it.
 highlighted = solara.reactive(DEFAULT_ALLY)
 """The ally drawn in colour (one per browser session, kept across scenarios)."""
 computed_bands = solara.reactive(None)
 """The last uncertainty run: (model it was run for, ``Bands``, seconds), or None."""
+session_model = solara.reactive(None)
+"""The model the session runs (SolaraViz's Reset puts a new one here), or None before the page.
+
+Kernel-scoped rather than ``solara.use_reactive``: solara 1.58's ``use_task`` (in Mesa's
+``ModelController``) keeps the controller's first closures, and so the reactive it controls,
+until the process ends (widgetti/solara#1180); a reactive held by the page would keep each closed
+session's model with it.
+"""
+
+
+def apply_cull_timeout() -> str:
+    """Set solara's kernel cull timeout to ``KERNEL_CULL_TIMEOUT``, unless its variable is set.
+
+    Solara reads the setting each time a session's last tab goes, so setting it when the app is
+    loaded applies to ``alliance app`` and ``solara run app.py`` alike.
+
+    Returns:
+        The cull timeout in force.
+    """
+    if CULL_TIMEOUT_VARIABLE not in {name.upper() for name in os.environ}:
+        solara.server.settings.kernel.cull_timeout = KERNEL_CULL_TIMEOUT
+    return solara.server.settings.kernel.cull_timeout
+
+
+def _malloc_trim() -> Callable[[int], int] | None:
+    """The C library's ``malloc_trim`` (glibc), or None where it has none (macOS, musl, Windows)."""
+    try:
+        return ctypes.CDLL(None).malloc_trim
+    except (AttributeError, OSError, TypeError):
+        return None
+
+
+MALLOC_TRIM = _malloc_trim()
+RELEASE_DELAY_S = 5.0
+"""Seconds from a session's close to ``release_memory`` (solara tears the kernel down meanwhile)."""
+
+
+def release_memory() -> None:
+    """Free what closed sessions left and hand the freed heap back to the system.
+
+    A closed kernel sits in reference cycles that only a full collection frees, which an idle
+    server may not run for a long time; glibc then keeps the freed pages unless asked to return
+    them.
+    """
+    gc.collect()
+    if MALLOC_TRIM is not None:
+        MALLOC_TRIM(0)
+
+
+def release_after_close() -> Callable[[], None]:
+    """On a session's start: have ``release_memory`` run ``RELEASE_DELAY_S`` after it closes."""
+
+    def closed() -> None:
+        timer = threading.Timer(RELEASE_DELAY_S, release_memory)
+        timer.daemon = True
+        timer.start()
+
+    return closed
 
 
 @dataclass
@@ -324,6 +398,22 @@ COMPONENTS = [AllianceAggregates, AllyTrajectories, CapabilityHeatmap, AllyTable
 
 
 @solara.component
+def YearsRun(model: AllianceModel):
+    """SolaraViz's Information card: the years run so far, in place of Mesa's ``Time: 10.0``.
+
+    Mesa 3.5.1's ``SolaraViz`` always shows its ``ShowSteps`` there, the model's Mesa time
+    ("Time: 10.0" in 2035), and has no option to leave it out; beside "Year 2035" it read as a
+    second clock.
+    """
+    update_counter.get()
+    span = model.spec.end_year - model.spec.start_year
+    solara.Text(f"{model.year - model.spec.start_year} of {span} years run")
+
+
+solara_viz.ShowSteps = YearsRun
+
+
+@solara.component
 def SettingsCard(model: solara.Reactive[AllianceModel], settings: Settings):
     """The scenario picker, the levers and the current year, at the top of the sidebar."""
     update_counter.get()
@@ -366,12 +456,17 @@ def SettingsCard(model: solara.Reactive[AllianceModel], settings: Settings):
 def Page():
     """The app: the settings card above SolaraViz's controls, and the views."""
     settings = solara.use_memo(Settings, [])
-    model = solara.use_reactive(solara.use_memo(lambda: AppModel(settings), []))
-    SettingsCard(model, settings)
+    solara.use_memo(lambda: session_model.set(AppModel(settings)), [])
+    SettingsCard(session_model, settings)
     SolaraViz(
-        model, components=COMPONENTS, model_params=model_params(settings), name="alliance-sim"
+        session_model,
+        components=COMPONENTS,
+        model_params=model_params(settings),
+        name="alliance-sim",
     )
 
 
+apply_cull_timeout()
+solara.lifecycle.on_kernel_start(release_after_close)
 page = Page()
 page  # noqa: B018

@@ -1,76 +1,377 @@
-"""Benchmark of the browser app's server-side work: the uncertainty panel and a frame per view.
+"""Benchmark of the browser app: server-side work, the step a browser sees, memory per session.
 
-It times, in this process and without a browser:
+Run it from the repository root (``source .venv/bin/activate`` first). Without options it times,
+in this process and without a browser:
 
 1. the uncertainty panel, ``sim.dashboard.uncertainty_bands`` (the ensemble engine and the
    quantiles), for N = 200 and N = 1,000 replications of ``us-retrenchment`` with seed 1;
 2. one frame of each chart, as the app draws it after a step (figure built and encoded to PNG),
-   in 2030 of the same scenario, and the ally table.
+   in 2030 of the same scenario, and the ally table;
+3. one Step as the server does it: the model's step from 2029 to 2030 and every view redrawn
+   (the three charts encoded to PNG, the table).
 
 Each timing is repeated ``--repeat`` times after one untimed warm-up; the report gives the
-median and the minimum in seconds. Run it from the repository root::
+median and the minimum in seconds.
 
-    source .venv/bin/activate
-    python experiments/bench_app.py
+``--browser`` then serves the app (``alliance app``) and drives Debian's Chromium
+(``/usr/bin/chromium``) with Playwright. It opens the page and clicks Step ``--steps`` times
+(``hague-2035``, from 2025), timing in the page, every animation frame, from the click to the
+new "Year N" shown, and to the three charts replaced and loaded.
+
+``--sessions N`` serves the app and opens N tabs, one after another, each loading the page,
+stepping once and closing (the server sees its connection drop), for ``--rounds`` rounds. It
+reports the resident memory (RSS) of the server process before any tab, with the first tab
+open, after each round's tabs are closed, and after the cull period that follows each round
+(the app's cull timeout plus a margin). ``--app FILE`` serves another app file instead (such as
+an earlier ``app.py`` from git) with ``solara run`` and the options ``alliance app`` passes, for a
+before-and-after comparison::
+
+    python experiments/bench_app.py [--repeat 10] [--browser [--steps 10]]
+    python experiments/bench_app.py --sessions 30 [--rounds 2] [--app FILE]
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import os
+import re
+import signal
+import socket
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # app.py lives at the root
+import psutil
+import solara.util
+from playwright.sync_api import Browser, Page, sync_playwright
 
-import app
-from sim.dashboard import ally_table, uncertainty_bands
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # app.py lives at the root
+
+import app  # noqa: E402
+from sim.dashboard import ally_table, uncertainty_bands  # noqa: E402
+from sim.scenario import load_scenario  # noqa: E402
 
 SCENARIO = "us-retrenchment"
+CHROMIUM = Path("/usr/bin/chromium")
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+START_TIMEOUT_S = 120.0
+"""How long the server may take to answer its first request."""
+PAGE_TIMEOUT_MS = 120_000
+"""How long the page may take to load or to show a step."""
+SETTLE_S = 5.0
+"""Pause after a round's last tab closes, before its RSS is read."""
+CULL_MARGIN_S = 30.0
+"""Wait beyond the cull timeout, for the last session's cull and release."""
+STEP_SCRIPT = """async ([year, limit]) => {
+  const step = [...document.querySelectorAll('button')]
+    .find((b) => b.textContent.trim() === 'Step');
+  const charts = () => [...document.querySelectorAll('.vue-grid-item img')];
+  const before = charts().map((img) => img.src);
+  const shown = () => document.evaluate(`boolean(//*[text()='Year ${year}'])`, document,
+    null, XPathResult.BOOLEAN_TYPE, null).booleanValue;
+  const redrawn = () => {
+    const now = charts();
+    return now.length === before.length && now.every(
+      (img, k) => img.src !== before[k] && img.complete && img.naturalWidth > 0);
+  };
+  const start = performance.now();
+  step.click();
+  let yearAt = null;
+  const chartsAt = await new Promise((resolve, reject) => {
+    const poll = () => {
+      const now = performance.now();
+      if (yearAt === null && shown()) yearAt = now;
+      if (yearAt !== null && redrawn()) return resolve(now);
+      if (now - start > limit) return reject(new Error(`Year ${year} not shown`));
+      requestAnimationFrame(poll);
+    };
+    requestAnimationFrame(poll);
+  });
+  return [(yearAt - start) / 1000, (chartsAt - start) / 1000];
+}"""
+"""Clicks Step and returns the seconds to the year shown and to every chart replaced."""
+YEAR = re.compile(r"^Year \d{4}$")
+"""The sidebar's current year."""
+CHARTS = 3
+"""Charts a step redraws: alliance aggregates, ally trajectories, capability heatmap."""
+CHARTS_DRAWN = """(count) => {
+  const charts = [...document.querySelectorAll('.vue-grid-item img')];
+  return charts.length === count && charts.every((img) => img.complete && img.naturalWidth > 0);
+}"""
+"""True once the page shows ``count`` charts, all loaded."""
 
 
-def _time(fn, repeat: int) -> tuple[float, float]:
-    fn()
+# --- server side -------------------------------------------------------------------------------
+def _time(
+    fn: Callable[..., object], repeat: int, setup: Callable[[], object] | None = None
+) -> tuple[float, float]:
+    """(median, min) seconds of ``fn()``, or of ``fn(setup())`` untimed setup, after a warm-up."""
     times = []
-    for _ in range(repeat):
+    for run in range(repeat + 1):
+        args = () if setup is None else (setup(),)
         start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
+        fn(*args)
+        if run:
+            times.append(time.perf_counter() - start)
     return statistics.median(times), min(times)
 
 
-def _frame(build):
-    def draw():
-        build().savefig(io.BytesIO(), format="png", dpi=90)
-
-    return draw
+def _draw(figure) -> None:
+    figure.savefig(io.BytesIO(), format="png", dpi=90)
 
 
-def main() -> None:
-    """Print the benchmark as a Markdown table."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=10, help="timed repetitions (default 10)")
-    args = parser.parse_args()
+def _model_in(year: int) -> app.AppModel:
+    model = app.AppModel(app.Settings(SCENARIO), rng=1)
+    model.run_for(year - model.spec.start_year)
+    return model
 
-    model = app.AppModel(SCENARIO, rng=1)
-    model.run_for(5)
+
+def _step_and_redraw(model: app.AppModel) -> None:
+    model.step()
+    _draw(app.aggregates_figure(model))
+    _draw(app.trajectories_figure(model, app.DEFAULT_ALLY))
+    _draw(app.heatmap_figure(model))
+    ally_table(model)
+
+
+def server_side(repeat: int) -> list[tuple[str, float, float]]:
+    """Time the app's server-side work in this process.
+
+    Args:
+        repeat: Timed repetitions of each case.
+
+    Returns:
+        (measurement, median seconds, minimum seconds) per case.
+    """
+    model = _model_in(2030)
     bands = uncertainty_bands(model.spec, model.seed, 200)
     cases = {
         "Uncertainty panel, N = 200": lambda: uncertainty_bands(model.spec, 1, 200),
         "Uncertainty panel, N = 1,000": lambda: uncertainty_bands(model.spec, 1, 1000),
-        "Alliance aggregates chart": _frame(lambda: app.aggregates_figure(model)),
-        "Ally trajectories chart": _frame(lambda: app.trajectories_figure(model, "Germany")),
-        "Capability heatmap": _frame(lambda: app.heatmap_figure(model)),
+        "Alliance aggregates chart": lambda: _draw(app.aggregates_figure(model)),
+        "Ally trajectories chart": lambda: _draw(app.trajectories_figure(model, "Germany")),
+        "Capability heatmap": lambda: _draw(app.heatmap_figure(model)),
         "Ally table": lambda: ally_table(model),
-        "Uncertainty chart": _frame(lambda: app.bands_figure(model, bands)),
+        "Uncertainty chart": lambda: _draw(app.bands_figure(model, bands)),
     }
-    print(f"{SCENARIO}, seed 1, frames in {model.year}; {args.repeat} repetitions\n")
+    rows = [(name, *_time(fn, repeat)) for name, fn in cases.items()]
+    step = _time(_step_and_redraw, repeat, setup=lambda: _model_in(2029))
+    return [*rows, ("One step: model and every view (3 charts, table)", *step)]
+
+
+# --- the served app ----------------------------------------------------------------------------
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _command(port: int, app_file: Path | None) -> list[str]:
+    if app_file is None:
+        return [sys.executable, "-m", "sim.cli", "app", "--port", str(port)]
+    options = ["--host", "127.0.0.1", "--port", str(port), "--production", "--no-open"]
+    return [sys.executable, "-m", "solara", "run", str(app_file), *options, "--no-check-version"]
+
+
+def _solara_process(root: psutil.Process) -> psutil.Process:
+    """The process that serves the app: ``solara run`` (``alliance app``'s child)."""
+    for process in [root, *root.children(recursive=True)]:
+        if "solara" in process.cmdline():
+            return process
+    raise RuntimeError("no solara process under the server")
+
+
+@contextmanager
+def serve(app_file: Path | None = None) -> Iterator[tuple[str, psutil.Process]]:
+    """Serve the app on a free port until the block ends.
+
+    Args:
+        app_file: An app file to serve with ``solara run``; None serves ``alliance app``.
+
+    Yields:
+        The page's URL and the serving process.
+    """
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/"
+    env = os.environ | {"SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False"}
+    with tempfile.TemporaryFile("w+") as log:
+        proc = subprocess.Popen(
+            _command(port, app_file),
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            deadline = time.monotonic() + START_TIMEOUT_S
+            while True:
+                try:
+                    with urllib.request.urlopen(url, timeout=5):
+                        break
+                except OSError:
+                    if proc.poll() is not None or time.monotonic() > deadline:
+                        log.seek(0)
+                        raise RuntimeError(f"the app did not serve {url}:\n{log.read()}") from None
+                    time.sleep(0.5)
+            yield url, _solara_process(psutil.Process(proc.pid))
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+@contextmanager
+def chromium() -> Iterator[Browser]:
+    """Debian's headless Chromium, driven by Playwright."""
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def open_session(browser: Browser, url: str) -> Page:
+    """A new tab on the app, once it shows the start year and its charts."""
+    page = browser.new_page(viewport={"width": 1600, "height": 1300})
+    page.set_default_timeout(PAGE_TIMEOUT_MS)
+    page.goto(url)
+    start = load_scenario(app.DEFAULT_SCENARIO).start_year
+    page.get_by_text(f"Year {start}", exact=True).wait_for()
+    page.wait_for_function(CHARTS_DRAWN, arg=CHARTS)
+    return page
+
+
+def step_latencies(page: Page, steps: int) -> list[tuple[float, float]]:
+    """Click Step ``steps`` times, each once the previous step is drawn.
+
+    Args:
+        page: A tab on the app (from ``open_session``), with charts drawn.
+        steps: How many steps (at most the years left in the run).
+
+    Returns:
+        Per step, seconds from the click to the new year shown and to every chart replaced.
+    """
+    year = int(page.get_by_text(YEAR).inner_text().removeprefix("Year "))
+    return [
+        tuple(page.evaluate(STEP_SCRIPT, [year + k, PAGE_TIMEOUT_MS])) for k in range(1, steps + 1)
+    ]
+
+
+def _mib(process: psutil.Process) -> float:
+    return process.memory_info().rss / 2**20
+
+
+def session_memory(
+    url: str, server: psutil.Process, tabs: int, rounds: int, cull_s: float
+) -> list[tuple[str, float]]:
+    """Open and close ``tabs`` tabs per round and read the server's RSS along the way.
+
+    Args:
+        url: The served app.
+        server: The process that serves it.
+        tabs: Tabs per round, opened one after another, each stepped once and closed.
+        rounds: Rounds of ``tabs`` tabs, each followed by a wait of ``cull_s`` plus a margin.
+        cull_s: The server's cull timeout in seconds.
+
+    Returns:
+        (moment, RSS in MiB) pairs, in order.
+    """
+    rows = [("Before any tab", _mib(server))]
+    with chromium() as browser:
+        for number in range(1, rounds + 1):
+            for tab in range(tabs):
+                page = open_session(browser, url)
+                step_latencies(page, 1)
+                if number == 1 and tab == 0:
+                    rows.append(("First tab open, one step", _mib(server)))
+                page.close()
+            time.sleep(SETTLE_S)
+            closed = f"Round {number}: {tabs * number} tabs closed"
+            rows.append((f"{closed}, {SETTLE_S:.0f} s on", _mib(server)))
+            time.sleep(cull_s + CULL_MARGIN_S)
+            rows.append((f"{closed}, {SETTLE_S + cull_s + CULL_MARGIN_S:.0f} s on", _mib(server)))
+    return rows
+
+
+# --- report ------------------------------------------------------------------------------------
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"needs a whole number of at least 1, not {text!r}")
+    return int(text)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=_positive, default=10, help="timed repetitions (10)")
+    parser.add_argument("--browser", action="store_true", help="also time steps in Chromium")
+    parser.add_argument("--steps", type=_positive, default=10, help="steps timed in Chromium (10)")
+    parser.add_argument("--sessions", type=_positive, metavar="N", help="memory over N tabs")
+    parser.add_argument("--rounds", type=_positive, default=2, help="rounds of N tabs (2)")
+    parser.add_argument("--app", type=Path, metavar="FILE", help="serve FILE with solara run")
+    return parser
+
+
+def _print_browser(app_file: Path | None, steps: int) -> None:
+    with serve(app_file) as (url, _), chromium() as browser:
+        latencies = step_latencies(open_session(browser, url), steps)
+    print(f"\nIn Chromium: {app.DEFAULT_SCENARIO}, {len(latencies)} steps from the start year\n")
+    print("| From the click on Step to | Median s | Min s | Max s |\n|---|---:|---:|---:|")
+    for k, name in enumerate(("the new year shown", "all three charts replaced and loaded")):
+        times = [latency[k] for latency in latencies]
+        print(f"| {name} | {statistics.median(times):.3f} | {min(times):.3f} | {max(times):.3f} |")
+
+
+def _print_sessions(app_file: Path | None, tabs: int, rounds: int) -> None:
+    cull = app.apply_cull_timeout()
+    with serve(app_file) as (url, server):
+        rows = session_memory(url, server, tabs, rounds, solara.util.parse_timedelta(cull))
+    served = f"solara run {app_file}" if app_file else "alliance app"
+    print(
+        f"{served}: {rounds} rounds of {tabs} tabs, each loaded, stepped once and closed; after"
+        f" each round a wait of app.py's cull timeout ({cull}) + {CULL_MARGIN_S:.0f} s\n"
+    )
+    print("| Moment | Server RSS MiB |\n|---|---:|")
+    for moment, mib in rows:
+        print(f"| {moment} | {mib:.0f} |")
+
+
+def main() -> None:
+    """Print the benchmark as Markdown tables."""
+    parser = _parser()
+    args = parser.parse_args()
+    if (args.browser or args.sessions) and not CHROMIUM.exists():
+        parser.error(f"needs Debian's chromium at {CHROMIUM} (apt-get install chromium)")
+    if args.app is not None and not args.app.is_file():
+        parser.error(f"--app: no file {args.app}")
+    if args.sessions:
+        _print_sessions(args.app, args.sessions, args.rounds)
+        return
+    print(f"{SCENARIO}, seed 1, frames in 2030; {args.repeat} repetitions\n")
     print("| Measurement | Median s | Min s |\n|---|---:|---:|")
-    for name, fn in cases.items():
-        median, best = _time(fn, args.repeat)
+    for name, median, best in server_side(args.repeat):
         print(f"| {name} | {median:.3f} | {best:.3f} |")
+    if args.browser:
+        _print_browser(args.app, args.steps)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,24 @@
 """The Solara app, rendered in-process with solara's test utilities: find widgets, click, read."""
 
+import asyncio
+import gc
+import time
+import types
+import weakref
+from collections.abc import Iterator
+
 import ipyvuetify as v
 import ipywidgets
 import pytest
 import solara
+import solara.lifecycle
+import solara.server.settings
+import solara.toestand
+import solara.util
+from solara.server import kernel, kernel_context
 
 import app
+from experiments import bench_app
 from sim.parameters import PARAMETERS
 from sim.scenario import list_scenarios, load_scenario
 
@@ -20,6 +33,7 @@ def _Layout():  # noqa: N802 (a component)
 def rc():
     app.highlighted.set(app.DEFAULT_ALLY)
     app.computed_bands.set(None)
+    app.session_model.set(None)
     _, rc = solara.render(_Layout(), handle_error=False)
     yield rc
     rc.close()
@@ -184,3 +198,99 @@ def test_uncertainty_panel_runs_n_replications_of_the_current_settings(rc):
     _button(rc, "Reset").click()  # a new run: the panel asks for a new ensemble
     info = rc.find(v.Alert, type="info").widgets
     assert any("Runs N replications" in w.children[0] for w in info)
+
+
+def test_the_information_card_counts_the_years_run_instead_of_mesas_time(rc):
+    spec = load_scenario(app.DEFAULT_SCENARIO)
+    span = spec.end_year - spec.start_year
+    assert f"0 of {span} years run" in _texts(rc)
+    _button(rc, "Step").click()
+    _button(rc, "Step").click()
+    assert f"2 of {span} years run" in _texts(rc)
+    assert _year(rc) == spec.start_year + 2
+    assert not [t for t in _texts(rc) if t.startswith("Time")]
+
+
+def test_a_closed_tabs_session_is_freed_minutes_after_not_a_day(monkeypatch):
+    monkeypatch.delenv(app.CULL_TIMEOUT_VARIABLE, raising=False)
+    monkeypatch.setattr(solara.server.settings.kernel, "cull_timeout", "24h")  # solara's default
+    assert app.apply_cull_timeout() == app.KERNEL_CULL_TIMEOUT
+    assert solara.server.settings.kernel.cull_timeout == app.KERNEL_CULL_TIMEOUT
+    assert solara.util.parse_timedelta(solara.server.settings.kernel.cull_timeout) <= 300
+
+
+def test_solaras_own_cull_timeout_variable_wins(monkeypatch):
+    monkeypatch.setenv(app.CULL_TIMEOUT_VARIABLE, "10m")
+    monkeypatch.setattr(solara.server.settings.kernel, "cull_timeout", "10m")  # as solara read it
+    assert app.apply_cull_timeout() == "10m"
+
+
+def test_a_closing_session_has_what_it_left_in_cycles_collected(monkeypatch):
+    starts = solara.lifecycle._on_kernel_start_callbacks
+    assert [e.callback for e in starts].count(app.release_after_close) == 1
+    monkeypatch.setattr(app, "RELEASE_DELAY_S", 0.0)
+
+    class Node:
+        other: object
+
+    first, second = Node(), Node()
+    first.other, second.other = second, first
+    left = weakref.ref(first)
+    del first, second
+    gc.disable()  # only the release may collect the cycle
+    try:
+        assert left() is not None
+        app.release_after_close()()  # a session starts and closes
+        deadline = time.monotonic() + 10
+        while left() is not None and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        gc.enable()
+    assert left() is None
+
+
+def _reachable(root: object) -> Iterator[object]:
+    """What ``root`` leads to, short of modules, classes, module namespaces and kernel contexts."""
+    seen = {id(root)}
+    stack = [root]
+    while stack:
+        obj = stack.pop()
+        yield obj
+        for ref in gc.get_referents(obj):
+            stop = isinstance(ref, types.ModuleType | type | kernel_context.VirtualKernelContext)
+            if stop or id(ref) in seen or (isinstance(ref, dict) and "__builtins__" in ref):
+                continue
+            seen.add(id(ref))
+            stack.append(ref)
+
+
+def test_a_closed_page_leaves_its_model_nowhere_the_server_keeps_for_good(monkeypatch):
+    """Solara 1.58 keeps every ``use_task``'s first closures, Mesa's Step among them, in a list
+    for the life of the server (widgetti/solara#1180); through them it kept each tab's model."""
+    monkeypatch.setattr(solara.toestand, "_using_solara_server", lambda: True)  # as when served
+    loop = asyncio.new_event_loop()
+    session = kernel_context.VirtualKernelContext(
+        id="closed-tab", kernel=kernel.Kernel(), session_id="tab", event_loop=loop
+    )
+    try:
+        with session:
+            _, rc = solara.render(_Layout(), handle_error=False)
+            _button(rc, "Step").click()
+            model = app.session_model.value
+            assert model.year == load_scenario(app.DEFAULT_SCENARIO).start_year + 1
+            rc.close()
+        kept = list(_reachable(solara.lifecycle._on_kernel_start_callbacks))
+    finally:
+        loop.close()
+    controller = [
+        o for o in kept if isinstance(o, types.FunctionType) and "ModelController" in o.__qualname__
+    ]
+    assert controller  # the path exists in this solara
+    assert not any(o is model for o in kept)
+
+
+def test_bench_app_times_the_server_side_work_of_a_step():
+    rows = bench_app.server_side(repeat=1)
+    assert [name for name, _, _ in rows][-1].startswith("One step: model and every view")
+    assert len(rows) == 8
+    assert all(0 < best <= median for _, median, best in rows)

@@ -7,6 +7,7 @@ it also saves a screenshot of each view to DIR.
 """
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -18,6 +19,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
+from experiments import bench_app
 from sim.parameters import PARAMETERS
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -117,6 +119,8 @@ def test_a_new_user_picks_a_scenario_steps_plays_and_asks_for_the_bands(server, 
             page.get_by_role("button", name="Step").click()
             expect(page.get_by_text(f"Year {year}", exact=True)).to_be_visible()
         expect(page.get_by_text("Allies in 2028, furthest below")).to_be_visible()
+        expect(page.get_by_text("3 of 10 years run", exact=True)).to_be_visible()
+        expect(page.get_by_text(re.compile(r"^Time"))).to_have_count(0)  # not Mesa's "Time: 3.0"
         rendered = "imgs => imgs.filter(i => i.complete && i.naturalWidth > 0).length"
         assert page.locator(".vue-grid-item img").evaluate_all(rendered) == 3
         page.screenshot(path=str(tmp_path / "after-three-steps.png"), full_page=True)
@@ -148,3 +152,12 @@ def test_a_new_user_picks_a_scenario_steps_plays_and_asks_for_the_bands(server, 
     assert not outside, f"requests left the machine: {outside}"
     assert not failed, f"requests failed: {failed}"
     assert not errors, f"console errors: {errors}"
+
+
+def test_bench_app_times_steps_as_the_browser_sees_them(server):
+    with bench_app.chromium() as browser:
+        page = bench_app.open_session(browser, server)
+        latencies = bench_app.step_latencies(page, 2)
+        expect(page.get_by_text("Year 2027", exact=True)).to_be_visible()
+    assert len(latencies) == 2
+    assert all(0 < shown <= redrawn < 60 for shown, redrawn in latencies)
