@@ -15,7 +15,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from sim.arrays import by_category, per_category, sum_last
+from sim.arrays import by_category, per_category, sum_allies, sum_last
 from sim.indicators import allies_at_or_above, burden_gdp_spearman, mean_burden, us_share
 from sim.initial import InitialState
 from sim.mechanisms.build import allocate_orders
@@ -241,9 +241,10 @@ def placed_orders(spending, equipment_share, stock, pipeline, backlog, targets, 
     """Equipment orders by category shortfall, booked into the pipeline (mechanisms 4-5).
 
     Returns:
-        (orders falling due this year, new pipeline).
+        (orders falling due this year, the pipeline moved on: ``pipeline``, updated in place).
     """
-    position = stock + sum_last(pipeline) + backlog
+    position = np.add(stock, sum_last(pipeline))
+    position = np.add(position, backlog, out=position)
     orders = allocate_orders(
         spending * equipment_share,
         position,
@@ -266,7 +267,7 @@ def industry_update(due, backlog, capacity, p: Params):
     Returns:
         (fill phi_c, next capacity).
     """
-    demand = (due + backlog).sum(axis=-2)
+    demand = sum_allies(due + backlog)
     fill = delivery_fill(demand, capacity)
     capacity = ramp_capacity(
         capacity, demand, p["industrial_ramp_rate"], p["capacity_decline_rate"]

@@ -11,13 +11,13 @@ to 1e-9), whichever runs share a call.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
 
-from sim.arrays import by_category
+from sim.arrays import by_category, keep_freed_memory
 from sim.columns import ALLIANCE_COLUMNS, ALLIANCE_TABLE, ALLIES_TABLE, ALLY_COLUMNS
 from sim.dynamics import (
     adversary_update,
@@ -36,7 +36,7 @@ from sim.dynamics import (
     us_update,
 )
 from sim.initial import InitialState, ScenarioData, build_initial_state, scenario_data
-from sim.mechanisms.targets import fulfilment
+from sim.mechanisms.targets import overall_fulfilment
 from sim.parameters import lead_times, requirement_shares
 from sim.scenario import Scenario, load_scenario
 from sim.shocks import stack_shocks
@@ -138,10 +138,11 @@ def simulate_points(
     if first is None or not any(seeds):
         raise ValueError("simulate_points needs at least one run")
     for point in points:
-        if replace(point, name=first.name, parameters=first.parameters) != first:
+        if _differs_beyond_parameters(point, first):
             raise ValueError(
                 f"point {point.name} differs from {first.name} in more than parameters"
             )
+    keep_freed_memory()
     data = _shared_data(first)
     counts = np.array([len(s) for s in seeds])
     point_of_run = np.repeat(np.arange(len(points)), counts)
@@ -171,6 +172,20 @@ def simulate_points(
         seed_of_run,
         allies,
         alliance,
+    )
+
+
+def _differs_beyond_parameters(point: Scenario, first: Scenario) -> bool:
+    """Whether two scenarios differ in more than their names and parameters.
+
+    ``replace(point, name=.., parameters=..) != first``, field by field: a sweep's points share
+    their other fields with the base scenario, so most are the same objects.
+    """
+    return any(
+        a is not b and a != b
+        for f in fields(Scenario)
+        if f.compare and f.name not in ("name", "parameters")
+        for a, b in [(getattr(point, f.name), getattr(first, f.name))]
     )
 
 
@@ -221,7 +236,6 @@ def _simulate(
     runs = len(seeds)
     start, years = spec.start_year, len(spec.years) - 1
     shocks = stack_shocks(seeds, years, len(s.iso3))
-    profile = by_category(requirement_shares(p))
 
     def per_run(value, ndim: int = 1):
         """One copy per run of a start value with ``ndim`` axes of its own."""
@@ -230,8 +244,11 @@ def _simulate(
         return own.astype(float, order="C")  # C order: sums over allies add as for one run
 
     gdp, core, related, personnel = (per_run(x) for x in (s.gdp, s.core, s.related, s.personnel))
-    stock, targets, pipeline = per_run(s.stock, 2), per_run(s.targets, 2), per_run(s.pipeline, 3)
+    stock, targets = per_run(s.stock, 2), per_run(s.targets, 2)
+    pipeline = _lead_first(s.pipeline, runs)
     backlog, capacity = np.zeros_like(stock), per_run(s.capacity)
+    # the order profile at full shape once, so ordering multiplies contiguous arrays
+    profile = np.broadcast_to(by_category(requirement_shares(p)), stock.shape).copy()
     pressure = per_run(np.reshape(p["us_pressure_start"], (-1, 1)))
     retrenchment = np.full((runs, 1), spec.path_value("us_retrenchment", start))
     threat = per_run(np.reshape(p["threat_scale"] * spec.path_value("threat", start), (-1, 1)))
@@ -277,7 +294,7 @@ def _simulate(
                 review = factor
                 factor = np.reshape(factor, (-1, 1, 1))
             targets = targets * factor
-        shortfall = 1.0 - fulfilment(stock, targets)[1]
+        shortfall = 1.0 - overall_fulfilment(stock, targets)
 
         gdp, surprise = grown_gdp(
             gdp,
@@ -321,6 +338,21 @@ def _simulate(
         personnel = recruited(personnel, core, s.equipment_share, s, p)
         spill, burden, lagging, ratio = observe(year)
     return allies, alliance
+
+
+def _lead_first(pipeline: np.ndarray, runs: int) -> np.ndarray:
+    """One copy per run of a start pipeline (allies, categories, lead years), lead years first.
+
+    The result is (runs, allies, categories, lead years), a view of a C-ordered (lead years,
+    runs, allies, categories) array. Its slices by years to delivery are then contiguous, so
+    moving it on a year (``advance_pipeline``) and adding its slices (``sum_last``) run at
+    memory speed.
+    """
+    lead_first = np.moveaxis(pipeline, -1, 0)  # (lead years, [runs,] allies, categories)
+    if lead_first.ndim == 3:
+        lead_first = lead_first[:, None]
+    shape = (lead_first.shape[0], runs, *lead_first.shape[-2:])
+    return np.moveaxis(np.broadcast_to(lead_first, shape).copy(), 0, -1)
 
 
 def point_tables(

@@ -3,7 +3,7 @@
 Each task runs every replication of a range of consecutive design points at once
 (``simulate_points``: one parameter set per run) and keeps only what the experiment reads:
 one row per run with its scalar outputs, and per design point and year the replication mean
-of each series column. Seeds are the batch's (``sim.shocks.point_seeds``), so a point's numbers
+of each series column. Seeds are the batch's (``sim.shocks.points_seeds``), so a point's numbers
 are those of ``alliance batch`` (and ``alliance sweep --keep tables``) of the same runs.
 
 Layout of the folder (a ``BatchStore`` with these tables)::
@@ -31,7 +31,7 @@ from sim.executors import open_executor
 from sim.experiment import Experiment, Output
 from sim.provenance import git_commit, versions
 from sim.scenario import Scenario
-from sim.shocks import replication_seeds
+from sim.shocks import points_seeds
 from sim.store import BatchStore, encode
 
 FORMAT = "alliance-sim sweep outputs 1"
@@ -117,7 +117,7 @@ def run_points_chunk(chunk: PointsChunk) -> tuple[dict[str, bytes | None], int]:
         chunk.base.with_parameters(**dict(zip(chunk.names, row, strict=True)))
         for row in chunk.values.tolist()
     ]
-    seeds = [replication_seeds(chunk.seed, i, chunk.replications) for i in chunk.samples]
+    seeds = points_seeds(chunk.seed, chunk.samples, chunk.replications).tolist()
     ally_columns = sorted({o.column for o in chunk.outputs if o.table == "allies"})
     alliance_columns = sorted(
         {o.column for o in chunk.outputs if o.table == "alliance"} | set(chunk.series)

@@ -10,9 +10,10 @@ from hypothesis import strategies as st
 from strategies import parameter_sets
 
 from sim.ensemble import point_tables, run_ensemble, simulate_points
-from sim.parameters import check_parameter_set
+from sim.parameters import CATEGORIES, check_parameter_set
 from sim.run import run_scenario
 from sim.scenario import list_scenarios, load_scenario
+from sim.shocks import draw_shocks, point_seeds, points_seeds, replication_seeds, stack_shocks
 
 NAMED = [name for name, _ in list_scenarios()]
 ADVERSARY = 'base = "hague-2035"\ndescription = "endogenous threat"\nthreat_mode = "adversary"\n'
@@ -141,3 +142,82 @@ def test_points_must_differ_in_parameters_only(scenarios):
     other = replace(scenarios["hague-2035"], end_year=2030)
     with pytest.raises(ValueError, match="more than parameters"):
         simulate_points([scenarios["hague-2035"], other], [[1], [2]])
+
+
+@pytest.mark.parametrize("leads", [(8, 8, 8, 8, 8), (1, 8, 3, 5, 2)])
+def test_any_lead_times_give_the_mesa_numbers_bit_for_bit(scenarios, leads):
+    """The ensemble stores the pipeline lead years first; the numbers stay the Mesa model's,
+    bit for bit, also where its lead-time sum has 8 terms (NumPy sums those pairwise)."""
+    spec = scenarios["hague-2035"].with_parameters(
+        **{f"lead_time_{c}": lead for c, lead in zip(CATEGORIES, leads, strict=True)}
+    )
+    ensemble = run_ensemble(spec, [3, 2**62])
+    for seed in (3, 2**62):
+        mesa = run_scenario(spec, seed)
+        for name in ("allies", "alliance"):
+            got = getattr(ensemble, name)
+            got = got[got["seed"] == seed].reset_index(drop=True)
+            pd.testing.assert_frame_equal(got, getattr(mesa, name), check_exact=True)
+
+
+EDGE_SEEDS = [0, 1, 2**32 - 1, 2**32, 2**63 - 1, 2**64 - 1, 2**64, 2**127 + 5, 2**128 - 1, 2**128]
+"""Seeds at the edges of NumPy's 32-bit entropy words (2**128 and up take NumPy's own path)."""
+
+
+def _spawned(seed: int, index: int, replications: int) -> list[int]:
+    """Each replication's seed as NumPy spawns it: the first 63 bits of the child's state."""
+    children = np.random.SeedSequence(seed, spawn_key=(index,)).spawn(replications)
+    return [int(child.generate_state(1, np.uint64)[0] >> 1) for child in children]
+
+
+@pytest.mark.parametrize("seed", EDGE_SEEDS)
+def test_a_chunks_seeds_are_those_numpy_spawns(seed):
+    """Seeds computed for many runs at once are ``SeedSequence.spawn``'s, keys included."""
+    indices = [0, 1, 7, 99_999, 2**32 - 1]
+    got = points_seeds(seed, indices, 20)
+    assert got.dtype == np.int64 and got.shape == (5, 20)
+    assert got.tolist() == [_spawned(seed, i, 20) for i in indices]
+    assert point_seeds(seed, 12, 3) == [(s, (12, r)) for r, s in enumerate(_spawned(seed, 12, 3))]
+    assert replication_seeds(seed, 2**32, 20) == _spawned(seed, 2**32, 20)  # NumPy's own path
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**130),
+    indices=st.lists(st.integers(0, 2**32 - 1), min_size=1, max_size=5),
+    replications=st.integers(0, 40),
+)
+def test_seeds_are_numpys_for_any_root_points_and_replications(seed, indices, replications):
+    """Whichever path a call takes (arrays, or NumPy's for few runs and large seeds)."""
+    got = points_seeds(seed, indices, replications)
+    assert got.tolist() == [_spawned(seed, i, replications) for i in indices]
+
+
+def test_bad_seeds_are_refused_as_numpy_refuses_them():
+    with pytest.raises(ValueError):
+        replication_seeds(-1, 0, 20)
+    with pytest.raises(ValueError):
+        points_seeds(5, [-1], 20)
+    with pytest.raises(ValueError):
+        stack_shocks([3, -1], 2, 2)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seeds=st.lists(st.integers(0, 2**65), min_size=1, max_size=30))
+def test_each_runs_generator_is_default_rng_of_its_seed(seeds):
+    """A chunk's runs draw exactly what ``default_rng(seed)`` draws, as the Mesa model does."""
+    stacked = stack_shocks(seeds, 3, 4)
+    for r, seed in enumerate(seeds):
+        alone = draw_shocks(np.random.default_rng(seed), 3, 4)
+        for name in ("threat", "spending", "gdp"):
+            np.testing.assert_array_equal(getattr(stacked, name)[r], getattr(alone, name))
+
+
+def test_edge_seeds_and_numpy_integers_draw_what_default_rng_draws():
+    seeds = [*EDGE_SEEDS, np.int64(2**63 - 1), np.uint64(2**64 - 1), *range(40)]
+    stacked = stack_shocks(seeds, 10, 32)
+    for r, seed in enumerate(seeds):
+        alone = draw_shocks(np.random.default_rng(seed), 10, 32)
+        np.testing.assert_array_equal(stacked.gdp[r], alone.gdp)
+        np.testing.assert_array_equal(stacked.spending[r], alone.spending)
+        np.testing.assert_array_equal(stacked.threat[r], alone.threat)

@@ -26,6 +26,10 @@ def allocate_orders(budget, position, targets, profile, focus):
     Returns:
         O_c (USD bn), summing to B.
     """
-    gap = np.where(targets > 0, 1.0 - position / np.where(targets > 0, targets, 1.0), 0.0)
-    weights = profile * (1.0 + focus * np.maximum(0.0, gap))
-    return np.asarray(budget)[..., None] * weights / sum_last(weights)[..., None]
+    has = targets > 0
+    gap = np.divide(position, np.where(has, targets, 1.0))  # in place from here: one array
+    gap = np.where(has, np.subtract(1.0, gap, out=gap), 0.0)
+    weights = np.multiply(focus, np.maximum(0.0, gap, out=gap), out=gap)
+    weights = np.multiply(profile, np.add(1.0, weights, out=weights), out=weights)
+    orders = np.multiply(np.asarray(budget)[..., None], weights)
+    return np.divide(orders, sum_last(weights)[..., None], out=orders)

@@ -15,20 +15,20 @@ def advance_pipeline(pipeline, orders, lead_times):
     platforms about 3, Kiel: delays of three years or more).
 
     Args:
-        pipeline: Q, shape (..., categories, max lead time).
+        pipeline: Q, shape (..., categories, max lead time); moved on in place.
         orders: O_c, shape (..., categories).
         lead_times: L_c (years, >= 1), one per category.
 
     Returns:
-        (due this year, new pipeline).
+        (due this year, a copy; Q', which is ``pipeline`` itself).
     """
-    due = pipeline[..., 0]
-    shifted = np.empty_like(pipeline)
-    shifted[..., :-1] = pipeline[..., 1:]
-    shifted[..., -1] = 0.0
+    due = pipeline[..., 0].copy()
+    for k in range(pipeline.shape[-1] - 1):  # year by year: each slice copied once, no overlap
+        pipeline[..., k] = pipeline[..., k + 1]
+    pipeline[..., -1] = 0.0
     for c, lead in enumerate(lead_times):
-        shifted[..., c, lead - 1] += orders[..., c]
-    return due, shifted
+        pipeline[..., c, lead - 1] += orders[..., c]
+    return due, pipeline
 
 
 def delivery_fill(demand, capacity):
@@ -62,9 +62,9 @@ def receive(due, backlog, fill):
     Returns:
         (delivered, new backlog).
     """
-    waiting = due + backlog
-    delivered = fill * waiting
-    return delivered, waiting - delivered
+    waiting = np.asarray(np.add(due, backlog))  # an array even for floats: updated in place
+    delivered = np.multiply(fill, waiting)
+    return delivered, np.subtract(waiting, delivered, out=waiting)
 
 
 def ramp_capacity(capacity, demand, ramp_rate, decline_rate):

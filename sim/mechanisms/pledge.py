@@ -25,7 +25,8 @@ def pledge_path(year, start_year, start_value, target, target_year):
         Path value in year t (% GDP).
     """
     span = max(target_year - start_year, 1)
-    frac = np.clip((year - start_year) / span, 0.0, 1.0)
+    frac = (year - start_year) / span
+    frac = np.clip(frac, 0.0, 1.0) if np.ndim(frac) else min(max(frac, 0.0), 1.0)
     return start_value + np.maximum(0.0, target - start_value) * frac
 
 

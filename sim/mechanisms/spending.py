@@ -214,6 +214,8 @@ def committed_change(share_prev, plan, delivery, pledge, pressure, enforcement, 
         c (pp), NaN when the ally has neither a plan for the year nor an overdue pledge.
     """
     planned = delivery * (plan - share_prev)
+    if np.ndim(overdue) == 0 and not overdue:  # no enforcement anywhere: skip computing it
+        return np.fmax(planned, np.nan)
     enforced = np.where(
         overdue, enforcement * pressure * np.maximum(0.0, pledge - share_prev), np.nan
     )

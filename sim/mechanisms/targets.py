@@ -60,10 +60,22 @@ def fulfilment(stock, targets):
         (f_ic, f_i).
     """
     met = np.minimum(stock, targets)
-    per_cat = np.where(targets > 0, met / np.where(targets > 0, targets, 1.0), 1.0)
-    total = sum_last(targets)
-    overall = np.where(total > 0, sum_last(met) / np.where(total > 0, total, 1.0), 1.0)
+    overall = _overall(met, targets)
+    has = targets > 0
+    per_cat = np.where(has, np.divide(met, np.where(has, targets, 1.0), out=met), 1.0)
     return per_cat, overall
+
+
+def overall_fulfilment(stock, targets):
+    """The overall share of the targets met, f_i, alone (``fulfilment``'s second value)."""
+    return _overall(np.minimum(stock, targets), targets)
+
+
+def _overall(met, targets):
+    """f_i = sum_c min(K_ic, T_ic) / sum_c T_ic (1 without targets), from min(K_ic, T_ic)."""
+    total = sum_last(targets)
+    has = total > 0
+    return np.where(has, sum_last(met) / np.where(has, total, 1.0), 1.0)
 
 
 def capability_gap(stock, targets, commitment):
@@ -81,5 +93,6 @@ def capability_gap(stock, targets, commitment):
     Returns:
         The gap in [0, 1], one per run.
     """
-    met = np.minimum(np.asarray(commitment)[..., None] * stock, targets)
+    met = np.multiply(np.asarray(commitment)[..., None], stock)
+    met = np.minimum(met, targets, out=met)
     return 1.0 - met.sum(axis=(-2, -1)) / targets.sum(axis=(-2, -1))

@@ -1,3 +1,4 @@
+import numpy as np
 from pytest import approx
 
 from sim.mechanisms.pledge import pledge_path, review_factor
@@ -24,3 +25,12 @@ def test_review_scales_with_the_threat():
     assert review_factor(0.0, 1.0, 1.0, 0.5) == approx(0.5)
     assert review_factor(9.0, 1.0, 1.0, 0.5) == approx(1.5)
     assert review_factor(0.05, 5e-324, 0.5, 0.5) == approx(1.5)  # overflow is the upper bound
+
+
+def test_a_path_over_many_years_is_each_years_path():
+    """Years as an array give each year's path, as the same years one at a time."""
+    years = np.arange(2020, 2041)
+    start = np.array([1.2, 2.0, 4.48])
+    paths = pledge_path(years[:, None], 2025, start, 3.5, 2035)
+    for year, path in zip(years, paths, strict=True):
+        np.testing.assert_array_equal(path, pledge_path(int(year), 2025, start, 3.5, 2035))

@@ -148,3 +148,16 @@ def test_a_rivalry_raises_the_security_requirement_whatever_russia_does():
     assert desired_core_share(**calm) == approx(2.0)
     assert desired_core_share(**(calm | {"rivalry": 1.0})) == approx(2.0)  # habit above it
     assert desired_core_share(**(calm | {"rivalry": 2.6})) == approx(2.6)
+
+
+def test_no_overdue_pledge_anywhere_gives_the_plan_alone_bit_for_bit():
+    """Whether the deadline is one flag or one per ally, c is the same when none has passed."""
+    rng = np.random.default_rng(5)
+    share, pledge = rng.random((20, 32)) * 3, rng.random((20, 32)) * 4
+    pressure = rng.random((20, 1))
+    plan = np.where(rng.random(32) < 0.5, np.nan, rng.random(32) * 4)
+    one = committed_change(share, plan, 0.77, pledge, pressure, 0.5, False)
+    each = committed_change(share, plan, 0.77, pledge, pressure, 0.5, np.zeros(32, bool))
+    assert one.shape == each.shape == (20, 32)
+    np.testing.assert_array_equal(one, each)
+    assert np.isnan(one[:, np.isnan(plan)]).all()

@@ -1,7 +1,13 @@
 import numpy as np
 from pytest import approx
 
-from sim.mechanisms.targets import apportion_targets, capability_gap, fulfilment, initial_stock
+from sim.mechanisms.targets import (
+    apportion_targets,
+    capability_gap,
+    fulfilment,
+    initial_stock,
+    overall_fulfilment,
+)
 
 
 def test_targets_are_apportioned_by_gdp_among_allies_with_forces():
@@ -35,3 +41,15 @@ def test_gap_discounts_withdrawn_forces():
     targets = np.full((2, 2), 10.0)
     assert capability_gap(stock, targets, np.array([1.0, 1.0])) == approx(0.1)
     assert capability_gap(stock, targets, np.array([0.5, 1.0])) == approx(1 - 26 / 40)
+
+
+def test_overall_fulfilment_alone_is_fulfilments_overall_value_bit_for_bit():
+    """The array engine's shortfall reads f_i alone; it is ``fulfilment``'s, no target -> 1."""
+    rng = np.random.default_rng(7)
+    stock, targets = rng.random((50, 32, 5)), rng.random((50, 32, 5))
+    targets[:, 3] = 0.0  # an ally without forces
+    per_cat, overall = fulfilment(stock, targets)
+    alone = overall_fulfilment(stock, targets)
+    np.testing.assert_array_equal(alone, overall)
+    assert (alone[:, 3] == 1.0).all() and (per_cat[:, 3] == 1.0).all()
+    np.testing.assert_array_equal(per_cat[:, 0], np.minimum(stock, targets)[:, 0] / targets[:, 0])
