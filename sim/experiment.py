@@ -42,7 +42,14 @@ from sim.columns import ALLIANCE_COLUMNS, ALLY_COLUMNS
 from sim.data import load_reference
 from sim.parameters import PARAMETERS
 from sim.scenario import Scenario, ScenarioError, load_scenario
-from sim.spec_checks import SpecError, read_toml, type_problem, unknown_problem
+from sim.spec_checks import (
+    MISSING,
+    SpecError,
+    get_field,
+    read_toml,
+    type_problem,
+    unknown_problem,
+)
 
 DESIGNS = ("grid", "oat", "lhs", "sobol", "morris")
 """Full factorial grid, one-at-a-time, Latin hypercube, Sobol (Saltelli), Morris."""
@@ -151,22 +158,7 @@ def load_experiment(path: str | Path) -> Experiment:
     Raises:
         ExperimentError: The file is missing, not TOML, or a field is invalid.
     """
-    path = Path(path)
-    src = path.name
-    if not path.is_file():
-        raise ExperimentError(str(path), "", "no such experiment file")
-    raw = read_toml(path, ExperimentError, src)
-    for key in raw:
-        problem = unknown_problem(key, _TOP)
-        if problem:
-            raise ExperimentError(src, key, problem)
-    ref = _get(src, raw, "scenario", str)
-    if ref.endswith(".toml") and not Path(ref).is_absolute():
-        ref = path.parent / ref  # a scenario file next to the spec
-    try:
-        scenario = load_scenario(ref)
-    except ScenarioError as exc:
-        raise ExperimentError(src, "scenario", str(exc)) from None
+    path, src, raw, scenario = open_spec(path, ExperimentError, _TOP, "experiment file")
     design = _get(src, raw, "design", str)
     if design not in DESIGNS:
         raise ExperimentError(src, "design", f"unknown design {design!r} (expected {DESIGNS})")
@@ -207,18 +199,40 @@ def load_experiment(path: str | Path) -> Experiment:
     )
 
 
-_MISSING = object()
+def open_spec(
+    path: str | Path, error: type[SpecError], top, what: str
+) -> tuple[Path, str, dict, Scenario]:
+    """Read a spec that names a scenario: (path, its name for messages, its TOML, the scenario).
+
+    Shared by experiment specs and policy-search specs (``sim.policy_spec``).
+
+    Raises:
+        error: The file is missing or not TOML, has a field not in ``top``, or names a bad
+            scenario (a scenario file is looked up next to the spec first).
+    """
+    path = Path(path)
+    src = path.name
+    if not path.is_file():
+        raise error(str(path), "", f"no such {what}")
+    raw = read_toml(path, error, src)
+    for key in raw:
+        problem = unknown_problem(key, top)
+        if problem:
+            raise error(src, key, problem)
+    ref = get_field(error, src, raw, "scenario", str)
+    if ref.endswith(".toml") and not Path(ref).is_absolute():
+        ref = path.parent / ref  # a scenario file next to the spec
+    try:
+        scenario = load_scenario(ref)
+    except ScenarioError as exc:
+        raise error(src, "scenario", str(exc)) from None
+    return path, src, raw, scenario
 
 
-def _get(src: str, table: dict, key: str, kind: type, default: Any = _MISSING) -> Any:
-    if key not in table:
-        if default is _MISSING or (default is None and kind is not dict):
-            raise ExperimentError(src, key, "missing")
-        return default
-    problem = type_problem(table[key], kind)
-    if problem:
-        raise ExperimentError(src, key, problem)
-    return table[key]
+def _get(src: str, table: dict, key: str, kind: type, default: Any = MISSING) -> Any:
+    """``get_field`` for experiment specs; a default of None means required (but for tables)."""
+    required = default is None and kind is not dict
+    return get_field(ExperimentError, src, table, key, kind, MISSING if required else default)
 
 
 def _number(src: str, where: str, value: Any) -> float:

@@ -53,10 +53,10 @@ import numpy as np
 from sim.columns import ALLIANCE_COLUMNS, ALLY_COLUMNS
 from sim.data import load_reference
 from sim.ensemble import Recorded, simulate_points
-from sim.experiment import Varied
+from sim.experiment import Varied, open_spec
 from sim.parameters import ORDERED, PARAMETERS
-from sim.scenario import Scenario, ScenarioError, load_scenario
-from sim.spec_checks import SpecError, read_toml, type_problem, unknown_problem
+from sim.scenario import Scenario
+from sim.spec_checks import MISSING, SpecError, get_field, type_problem, unknown_problem
 
 ALGORITHMS = ("eps-nsga2", "nsga2")
 """Platypus's epsilon-NSGA-II (with adaptive restarts) and NSGA-II (with an epsilon archive)."""
@@ -214,22 +214,7 @@ def load_policy_spec(path: str | Path) -> PolicySpec:
     Raises:
         PolicySpecError: The file is missing, not TOML, or a field is invalid.
     """
-    path = Path(path)
-    src = path.name
-    if not path.is_file():
-        raise PolicySpecError(str(path), "", "no such policy-search spec")
-    raw = read_toml(path, PolicySpecError, src)
-    for key in raw:
-        problem = unknown_problem(key, _TOP)
-        if problem:
-            raise PolicySpecError(src, key, problem)
-    ref = _get(src, raw, "scenario", str)
-    if ref.endswith(".toml") and not Path(ref).is_absolute():
-        ref = path.parent / ref  # a scenario file next to the spec
-    try:
-        scenario = load_scenario(ref)
-    except ScenarioError as exc:
-        raise PolicySpecError(src, "scenario", str(exc)) from None
+    path, src, raw, scenario = open_spec(path, PolicySpecError, _TOP, "policy-search spec")
     seed = _get(src, raw, "seed", int, 1)
     if seed < 0:
         raise PolicySpecError(src, "seed", f"must be at least 0, got {seed}")
@@ -258,21 +243,11 @@ def load_policy_spec(path: str | Path) -> PolicySpec:
     )
 
 
-_MISSING = object()
+def _get(src: str, table: Mapping, key: str, kind: type, default: Any = MISSING) -> Any:
+    return get_field(PolicySpecError, src, dict(table), key, kind, default)
 
 
-def _get(src: str, table: Mapping, key: str, kind: type, default: Any = _MISSING) -> Any:
-    if key not in table:
-        if default is _MISSING:
-            raise PolicySpecError(src, key, "missing")
-        return default
-    problem = type_problem(table[key], kind)
-    if problem:
-        raise PolicySpecError(src, key, problem)
-    return table[key]
-
-
-def _field(src: str, where: str, table: Mapping, key: str, kind: type, default: Any = _MISSING):
+def _field(src: str, where: str, table: Mapping, key: str, kind: type, default: Any = MISSING):
     """``_get`` for a field of a sub-table, named ``where.key`` in errors."""
     try:
         return _get(src, table, key, kind, default)

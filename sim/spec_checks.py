@@ -73,6 +73,28 @@ def type_problem(value: Any, kind: type) -> str | None:
     return None
 
 
+MISSING = object()
+"""``get_field``'s default when a field is required."""
+
+
+def get_field(
+    error: type[SpecError], src: str, table: dict, key: str, kind: type, default: Any = MISSING
+) -> Any:
+    """``table[key]``, checked to be of ``kind``; ``default`` when absent, unless required.
+
+    Raises:
+        error: The field is required and absent, or not of ``kind``.
+    """
+    if key not in table:
+        if default is MISSING:
+            raise error(src, key, "missing")
+        return default
+    problem = type_problem(table[key], kind)
+    if problem:
+        raise error(src, key, problem)
+    return table[key]
+
+
 def range_problem(value: float, low: float, high: float) -> str | None:
     """Why ``value`` is outside ``[low, high]``, or None."""
     if low <= value <= high:
