@@ -5,6 +5,11 @@ Run it with ``alliance app`` (or ``make app``, or ``solara run app.py``); it ser
 are its own; the card above them picks the scenario (which puts its own values on the levers) and
 moves the levers (read from ``sim.parameters``). Reset rebuilds the model from them.
 
+The views sit in named tabs (Overview, Ally, Capabilities, Table, Uncertainty) under a toolbar
+that picks a run to compare with, the ally, and downloads the run's tables as CSV. Their numbers
+come from ``sim.dashboard``, their interactive Vega-Lite charts from ``sim.app_charts``; the
+bands are ``sim.forecast.make_forecast``'s, the CLI's forecast. Only the open tab is drawn.
+
 Each browser tab is a session (a solara virtual kernel) with its own model. A session whose tab
 has gone is freed ``KERNEL_CULL_TIMEOUT`` later (solara's default keeps it 24 h).
 """
@@ -13,32 +18,52 @@ from __future__ import annotations
 
 import ctypes
 import gc
+import math
 import os
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
-import numpy as np
+import pandas as pd
 import solara
+import solara.lab
 import solara.lifecycle
 import solara.server.settings
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
 from mesa.visualization import SolaraViz, solara_viz
 from mesa.visualization.utils import update_counter
 
+from sim.app_charts import (
+    OfflineVegaLite,
+    aggregates_spec,
+    ally_spec,
+    as_json,
+    bands_spec,
+    heatmap_domain,
+    heatmap_spec,
+    trajectories_spec,
+)
 from sim.dashboard import (
-    BAND_MEASURES,
-    BAND_QUANTILES,
+    THIS_RUN,
     Bands,
+    aggregates_long,
     ally_table,
+    ally_view,
+    band_runs_long,
+    bands_long,
+    category_spread,
+    compare_table,
     fulfilment_matrix,
+    fulfilment_table,
+    heatmap_long,
+    run_tables,
+    trajectories_long,
     uncertainty_bands,
 )
 from sim.model import AllianceModel
 from sim.parameters import PARAMETERS
-from sim.run import model_tables
+from sim.run import RunResult, run_scenario
 from sim.scenario import list_scenarios, load_scenario
 
 DEFAULT_SCENARIO = "hague-2035"
@@ -55,8 +80,8 @@ SLIDERS: dict[str, str] = {
 SCENARIOS: dict[str, str] = dict(list_scenarios())
 """Every named scenario and its description."""
 LEVER_STEP = 0.0001
-"""Lever slider step: fine enough that the browser does not round a calibrated default."""
-REFERENCE_LINES = ((2.0, "2% (Wales)"), (3.5, "3.5% core (The Hague)"), (5.0, "5% total"))
+"""Lever slider step: fine enough that the browser does not round a calibrated default (a moved
+lever is then rounded to its precision, ``lever_decimals``)."""
 KERNEL_CULL_TIMEOUT = "2m"
 """How long solara keeps a session whose tab has gone (for a reconnect) before freeing it."""
 CULL_TIMEOUT_VARIABLE = "SOLARA_KERNEL_CULL_TIMEOUT"
@@ -68,6 +93,10 @@ highlighted = solara.reactive(DEFAULT_ALLY)
 """The ally drawn in colour (one per browser session, kept across scenarios)."""
 computed_bands = solara.reactive(None)
 """The last uncertainty run: (model it was run for, ``Bands``, seconds), or None."""
+compared = solara.reactive("none")
+"""The comparison picker's entry (a key of ``COMPARE_OPTIONS``)."""
+tab = solara.reactive(0)
+"""The open tab of the views."""
 session_model = solara.reactive(None)
 """The model the session runs (SolaraViz's Reset puts a new one here), or None before the page.
 
@@ -174,8 +203,26 @@ class AppModel(AllianceModel):
 
 
 def lever_label(name: str) -> str:
-    """A lever's title and the parameter's unit."""
-    return f"{SLIDERS[name]} ({PARAMETERS[name].unit})"
+    """A lever's title and the parameter's unit (if it has one)."""
+    unit = PARAMETERS[name].unit
+    return f"{SLIDERS[name]} ({unit})" if unit else SLIDERS[name]
+
+
+def lever_decimals(name: str) -> int:
+    """Decimals a lever is set to: a hundredth of its range (0-1: 2 decimals, 0.05-1: 3)."""
+    p = PARAMETERS[name]
+    return max(0, math.ceil(-math.log10((p.high - p.low) / 100)))
+
+
+def lever_value(name: str, value: float) -> float:
+    """A value from a lever's slider, rounded to the lever's precision."""
+    return round(float(value), lever_decimals(name))
+
+
+def lever_text(name: str, value: float) -> str:
+    """A lever's value as its label shows it: to its precision, or in full if finer (a default)."""
+    text = f"{value:.{lever_decimals(name)}f}"
+    return text if float(text) == value else f"{value:.6g}"
 
 
 def model_params(settings: Settings) -> dict:
@@ -195,163 +242,192 @@ def model_params(settings: Settings) -> dict:
 
 
 # --- views -------------------------------------------------------------------------------------
-def _years_axis(ax, model: AllianceModel) -> None:
-    ax.set_xlim(model.spec.start_year, model.spec.end_year)
-    ax.axvline(model.year, color="0.6", lw=0.8, ls=":")
-    ax.grid(alpha=0.3)
+TABS = ("Overview", "Ally", "Capabilities", "Table", "Uncertainty")
+"""The views' tabs, in order (the first is the default layout)."""
+COMPARE_NONE = "none"
+BASELINE = DEFAULT_SCENARIO
+COMPARE_OPTIONS: dict[str, str | None] = {
+    COMPARE_NONE: None,
+    f"baseline: {BASELINE}": BASELINE,
+    **{name: name for name in SCENARIOS if name != BASELINE},
+}
+"""The comparison picker's entries and the scenario each runs (None: no comparison)."""
+BAND_RUNS = 200
+"""Replications behind the bands until the user asks for another number."""
+COMPARE_SUFFIX = " (compare)"
+"""Added to the comparison's scenario name to label its run in the charts."""
+CHART_MENU_NOTE = "Each chart's ⋯ menu saves it as PNG or SVG; hover a point for its values."
 
 
-def aggregates_figure(model: AllianceModel) -> Figure:
-    """Alliance measures from the start year to now."""
-    _, alliance = model_tables(model, model.seed)
-    year = alliance["year"]
-    fig = Figure(figsize=(8, 5.4))
-    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.06, top=0.88, hspace=0.3, wspace=0.25)
-    axes = fig.subplots(2, 2, sharex=True)
-    ax = axes[0, 0]
-    for col, label in (
-        ("allies_ge_2pct", ">= 2% core"),
-        ("allies_ge_3_5pct_core", ">= 3.5% core"),
-        ("allies_ge_5pct_total", ">= 5% total"),
-    ):
-        ax.plot(year, alliance[col], marker="o", ms=3, label=label)
-    ax.set(title="Allies meeting each bar", ylabel="allies", ylim=(0, len(model.by_index) + 1))
-    ax.legend(fontsize="small")
-    ax = axes[0, 1]
-    ax.plot(year, 100 * alliance["capability_gap"], marker="o", ms=3, color="C3")
-    ax.set(title="Capability gap", ylabel="% of targets unmet", ylim=(0, None))
-    ax = axes[1, 0]
-    ax.plot(year, 100 * alliance["us_share_of_spending"], marker="o", ms=3, color="C4")
-    ax.set(title="US share of alliance spending", ylabel="%")
-    ax = axes[1, 1]
-    ax.plot(year, alliance["threat"], marker="o", ms=3, color="C1", label="threat (1 = 2022)")
-    ax.plot(year, alliance["us_pressure"], marker="o", ms=3, color="C0", label="US pressure (0-1)")
-    ax.set(title="Threat and US pressure", ylim=(0, None))
-    ax.legend(fontsize="small")
-    for ax in axes.flat:
-        _years_axis(ax, model)
-    fig.suptitle(f"Alliance, {model.spec.start_year}-{model.year}", fontweight="bold")
-    return fig
+@lru_cache(maxsize=16)
+def comparison_run(scenario: str, seed: int) -> RunResult:
+    """A named scenario with its own lever values, run to its end with ``seed`` (cached)."""
+    return run_scenario(scenario, seed)
 
 
-def trajectories_figure(model: AllianceModel, ally: str) -> Figure:
-    """Every ally's core share and capability fulfilment, one ally highlighted."""
-    allies, _ = model_tables(model, model.seed)
-    fig = Figure(figsize=(8, 4.8))
-    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.08, top=0.86, wspace=0.2)
-    ax_core, ax_fill = fig.subplots(1, 2)
-    for name, rows in allies.groupby("name", sort=False):
-        if name != ally:
-            ax_core.plot(rows["year"], rows["core_pct_gdp"], color="0.75", lw=0.7)
-            ax_fill.plot(rows["year"], 100 * rows["fulfil_overall"], color="0.75", lw=0.7)
-    mine = allies[allies["name"] == ally]
-    ax_core.plot(mine["year"], mine["core_pct_gdp"], color="C3", lw=2.5, label=f"{ally}, core")
-    ax_core.plot(mine["year"], mine["total_pct_gdp"], color="C3", ls="--", label=f"{ally}, total")
-    ax_fill.plot(mine["year"], 100 * mine["fulfil_overall"], color="C3", lw=2.5, label=ally)
-    for value, label in REFERENCE_LINES:
-        ax_core.axhline(value, color="k", lw=0.8, ls=(0, (4, 3)))
-        ax_core.annotate(
-            label,
-            (model.spec.start_year, value),
-            xytext=(2, 2),
-            textcoords="offset points",
-            fontsize="x-small",
-        )
-    ax_core.set(title="Defence spending (% GDP)", ylabel="% GDP", ylim=(0, None))
-    ax_fill.set(title="Capability targets met (%)", ylabel="%", ylim=(0, 105))
-    for ax in (ax_core, ax_fill):
-        _years_axis(ax, model)
-        ax.legend(fontsize="small", loc="lower right")
-    fig.suptitle(
-        f"Allies, {model.spec.start_year}-{model.year} (grey: the others)", fontweight="bold"
+def full_run(model: AllianceModel) -> RunResult:
+    """The run on screen to its end year (same scenario, levers and seed: the same numbers)."""
+    return run_scenario(model.spec, model.seed)
+
+
+def _until(table: pd.DataFrame, year: int) -> pd.DataFrame:
+    return table[table["year"] <= year]
+
+
+@dataclass(frozen=True)
+class Frame:
+    """What every view of one step reads: the run so far and the comparison to the same year."""
+
+    model: AllianceModel
+    allies: pd.DataFrame
+    alliance: pd.DataFrame
+    compare: str | None
+    compare_allies: pd.DataFrame | None
+    compare_alliance: pd.DataFrame | None
+
+    @property
+    def start(self) -> int:
+        """First year of the charts' axis (both runs')."""
+        years = [self.model.spec.start_year]
+        if self.compare_alliance is not None:
+            years.append(int(self.compare_alliance["year"].min()))
+        return min(years)
+
+    @property
+    def end(self) -> int:
+        """Last year of the charts' axis (both runs')."""
+        years = [self.model.spec.end_year]
+        if self.compare_alliance is not None:
+            years.append(int(self.compare_alliance["year"].max()))
+        return max(years)
+
+    @property
+    def compared_scenario(self) -> str | None:
+        """The comparison's scenario name (None without a comparison)."""
+        return None if self.compare is None else self.compare.removesuffix(COMPARE_SUFFIX)
+
+    def runs(self, table: str) -> dict[str, pd.DataFrame]:
+        """``allies`` or ``alliance`` of this run and the comparison, by run label."""
+        runs = {THIS_RUN: getattr(self, table)}
+        other = getattr(self, f"compare_{table}")
+        if other is not None:
+            runs[self.compare] = other
+        return runs
+
+
+def make_frame(model: AllianceModel, compare: str | None) -> Frame:
+    """The run so far and, when asked, the comparison run up to the same year."""
+    allies, alliance = run_tables(model)
+    if compare is None:
+        return Frame(model, allies, alliance, None, None, None)
+    other = comparison_run(compare, model.seed)
+    label = f"{compare}{COMPARE_SUFFIX}"
+    return Frame(
+        model,
+        allies,
+        alliance,
+        label,
+        _until(other.allies, model.year),
+        _until(other.alliance, model.year),
     )
-    return fig
 
 
-def heatmap_figure(model: AllianceModel) -> Figure:
-    """Share of each capability target met, per ally, in the current year."""
-    matrix = fulfilment_matrix(model).T
-    values = 100 * matrix.to_numpy()
-    fig = Figure(figsize=(8, 5))
-    fig.subplots_adjust(left=0.24, right=1.0, bottom=0.25, top=0.93)
-    ax = fig.subplots()
-    image = ax.imshow(values, cmap="RdYlGn", vmin=40, vmax=100, aspect="auto")
-    ax.set_xticks(range(matrix.shape[1]), matrix.columns, rotation=90, fontsize="small")
-    ax.set_yticks(range(matrix.shape[0]), matrix.index)
-    for (i, j), value in np.ndenumerate(values):
-        ax.text(j, i, f"{value:.0f}", ha="center", va="center", fontsize=6)
-    fig.colorbar(image, ax=ax, label="% of target met", pad=0.02)
-    ax.set_title(
-        f"Capability targets met in {model.year}, % (allies from least to most)",
-        fontweight="bold",
+def use_frame(model_ref: solara.Reactive[AllianceModel]) -> tuple[Frame, str]:
+    """A view's hook: this step's ``Frame`` and the picked ally.
+
+    The frame is re-made only when the year, the run or the comparison changes. Only the open
+    tab's view calls it, so a step redraws that tab alone.
+    """
+    update_counter.get()
+    model = model_ref.value
+    compare = COMPARE_OPTIONS.get(compared.value)
+    frame = solara.use_memo(lambda: make_frame(model, compare), [model, model.year, compare])
+    names = list(model.initial.names)
+    return frame, highlighted.value if highlighted.value in names else names[0]
+
+
+def Chart(spec: str, name: str):
+    """A Vega-Lite chart (its specification as JSON text), drawn offline by ``OfflineVegaLite``."""
+    return OfflineVegaLite.element(spec_json=spec).key(name)
+
+
+@solara.component
+def Overview(model_ref: solara.Reactive[AllianceModel]):
+    """The alliance's measures over time, and every ally's spending with one picked."""
+    frame, ally = use_frame(model_ref)
+    spec = solara.use_memo(
+        lambda: as_json(
+            aggregates_spec(aggregates_long(frame.runs("alliance")), frame.start, frame.end)
+        ),
+        [frame],
     )
-    return fig
+    Chart(spec, "aggregates")
+    solara.Text(
+        "Allies: grey lines are the others (click one to colour it, double-click to clear);"
+        f" {ally} in red, its total spending dotted."
+        + (f" {frame.compare}: dashed blue." if frame.compare else "")
+    )
+    spec = solara.use_memo(
+        lambda: as_json(
+            trajectories_spec(
+                trajectories_long(frame.runs("allies")), frame.start, frame.end, ally, frame.compare
+            )
+        ),
+        [frame, ally],
+    )
+    Chart(spec, "trajectories")
 
 
-def bands_figure(model: AllianceModel, bands: Bands) -> Figure:
-    """Median and 5-95% band of the main alliance measures, this run drawn on top."""
-    _, alliance = model_tables(model, model.seed)
-    q = bands.quantiles
-    low, mid, high = BAND_QUANTILES
-    fig = Figure(figsize=(8, 4.2))
-    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.07, top=0.87, hspace=0.4, wspace=0.2)
-    for ax, (col, label) in zip(fig.subplots(2, 2).flat, BAND_MEASURES.items(), strict=True):
-        gap = col == "capability_gap"
-        scale = 100 if gap else 1
-        ax.fill_between(
-            q.index,
-            scale * q[(col, low)],
-            scale * q[(col, high)],
-            alpha=0.3,
-            color="C0",
-            label=f"{low:.0%}-{high:.0%} of runs",
+@solara.component
+def CapabilityHeatmap(model_ref: solara.Reactive[AllianceModel]):
+    """Allies x the five capability categories, in the current year (and the comparison's)."""
+    frame, _ = use_frame(model_ref)
+    model = frame.model
+    matrices = {THIS_RUN: fulfilment_matrix(model)}
+    if frame.compare is not None:
+        year = int(frame.compare_allies["year"].max())
+        matrices[frame.compare] = fulfilment_table(frame.compare_allies, year).reindex(
+            matrices[THIS_RUN].index
         )
-        ax.plot(q.index, scale * q[(col, mid)], color="C0", label="median")
-        ax.plot(alliance["year"], scale * alliance[col], color="C3", lw=1, label="this run")
-        ax.set_title(f"{label} (% of targets)" if gap else label)
-        if col.startswith("allies_ge"):
-            ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_xlim(model.spec.start_year, model.spec.end_year)
-        ax.grid(alpha=0.3)
-    ax.legend(fontsize="small")
-    fig.suptitle(f"Uncertainty over {bands.runs} runs (seed {bands.seed})", fontweight="bold")
-    return fig
-
-
-def _figure(build, dependencies: list) -> None:
-    figure = solara.use_memo(build, dependencies)
-    solara.FigureMatplotlib(figure, dependencies=dependencies, format="png", dpi=90)
+    long = heatmap_long(matrices)
+    low, high = heatmap_domain(long["value"].to_numpy())
+    spread = category_spread(matrices[THIS_RUN])
+    solara.Text(
+        f"Share of each capability target met in {model.year}, allies from the least to the most"
+        f" fulfilled. Colours span this year's range, {low:.0f}-{high:.0f}%; within one ally the"
+        f" categories differ by up to {spread:.0f} percentage points."
+    )
+    Chart(as_json(heatmap_spec(long)), "heatmap")
 
 
 @solara.component
-def AllianceAggregates(model: AllianceModel):
-    """Allies at 2%, 3.5% and 5%, capability gap, US share, threat and US pressure over time."""
-    update_counter.get()
-    _figure(lambda: aggregates_figure(model), [model, model.year])
-
-
-@solara.component
-def AllyTrajectories(model: AllianceModel):
-    """Core % GDP and capability fulfilment of every ally, one highlighted from a picker."""
-    update_counter.get()
-    names = [a.name for a in model.by_index]
-    ally = highlighted.value if highlighted.value in names else names[0]
-    solara.Select("Highlight ally", values=sorted(names), value=ally, on_value=highlighted.set)
-    _figure(lambda: trajectories_figure(model, ally), [model, model.year, ally])
-
-
-@solara.component
-def CapabilityHeatmap(model: AllianceModel):
-    """Allies x the five capability categories, in the current year."""
-    update_counter.get()
-    _figure(lambda: heatmap_figure(model), [model, model.year])
-
-
-@solara.component
-def AllyTable(model: AllianceModel):
-    """Allies sorted by their distance to the pledged 2035 path, furthest behind first."""
-    update_counter.get()
+def AllyTable(model_ref: solara.Reactive[AllianceModel]):
+    """The comparison per ally (when one is picked), then the allies by distance to their path."""
+    frame, _ = use_frame(model_ref)
+    model = frame.model
+    wanted = frame.compare is not None
+    this = solara.use_memo(lambda: full_run(model).allies if wanted else None, [model, wanted])
+    if wanted:
+        name = frame.compared_scenario
+        compared = compare_table(this, comparison_run(name, model.seed).allies, name)
+        solara.v.Html(
+            tag="p",
+            children=[
+                f"This run against {name} (its own lever values, seed {model.seed}), both run to"
+                " their end year with the same settings as on screen; diff = this run - "
+                f"{name}, in pp of GDP."
+            ],
+        )
+        solara.FileDownload(
+            lambda: compared.to_csv(index=False),
+            filename=f"comparison-{model.spec.name}-vs-{name}.csv",
+            label="Download the comparison (CSV)",
+        )
+        solara.DataFrame(compared.round(2), items_per_page=10, scrollable=True)
+    else:
+        solara.Text("Pick a scenario in 'Compare with' to see the differences per ally.")
     pledge = model.spec.pledge
+    table = ally_table(model)
     solara.v.Html(
         tag="p",
         children=[
@@ -359,42 +435,160 @@ def AllyTable(model: AllianceModel):
             f" {pledge.year} first (distance = core - path, pp)."
         ],
     )
-    solara.DataFrame(ally_table(model).round(2), items_per_page=40, scrollable=True)
+    solara.FileDownload(
+        lambda: table.to_csv(index_label="Rank"),
+        filename=f"allies-by-distance-{model.year}.csv",
+        label="Download this table (CSV)",
+    )
+    solara.DataFrame(table.round(2), items_per_page=40, scrollable=True)
+
+
+def _current_bands(model: AllianceModel) -> tuple[Bands, float] | None:
+    current = computed_bands.value
+    if current is not None and current[0] is model:
+        return current[1], current[2]
+    return None
 
 
 @solara.component
-def UncertaintyPanel(model: AllianceModel):
+def AllyPanel(model_ref: solara.Reactive[AllianceModel]):
+    """One ally: spending against its plan, pledge path and band; capabilities; personnel."""
+    frame, ally = use_frame(model_ref)
+    model = frame.model
+    current = _current_bands(model)
+
+    def compute() -> tuple[Bands, float] | None:
+        if current is not None:
+            return None
+        start = time.perf_counter()
+        bands = uncertainty_bands(model.spec, model.seed, BAND_RUNS)
+        return bands, time.perf_counter() - start
+
+    made = solara.use_memo(compute, [model, current is None])
+    bands, _ = current if current is not None else made
+    view = ally_view(model, ally, frame.runs("allies"), bands.forecast)
+    plan = (
+        "its national plan (green) as announced by the start year"
+        if view.has_plan
+        else "no national plan in this scenario"
+    )
+    solara.Text(
+        f"{ally}: core and total spending (% GDP) against {plan}, its pledge path (black) and the"
+        f" 5-95% band of core and total ({bands.description}); its five capability targets and"
+        f" its active personnel against its goal of {view.personnel_goal:.0f}k."
+    )
+    Chart(as_json(ally_spec(view, frame.start, frame.end)), "ally")
+
+
+@solara.component
+def UncertaintyPanel(model_ref: solara.Reactive[AllianceModel]):
     """On demand: N replications of the current settings, median and 5-95% band."""
-    update_counter.get()
-    runs = solara.use_reactive(200)
+    frame, _ = use_frame(model_ref)
+    model = frame.model
+    runs = solara.use_reactive(BAND_RUNS)
 
     def run():
         start = time.perf_counter()
         bands = uncertainty_bands(model.spec, model.seed, runs.value)
         computed_bands.set((model, bands, time.perf_counter() - start))
 
-    current = computed_bands.value
+    current = _current_bands(model)
+    spec = solara.use_memo(
+        lambda: (
+            None
+            if current is None
+            else as_json(
+                bands_spec(
+                    bands_long(current[0]),
+                    band_runs_long(frame.runs("alliance")),
+                    frame.start,
+                    frame.end,
+                    f"Uncertainty: {current[0].description}",
+                )
+            )
+        ),
+        [frame, None if current is None else current[0]],
+    )
     solara.SliderInt("Replications (N)", value=runs, min=10, max=1000, step=10)
     with solara.Row(style={"align-items": "center"}):
         solara.Button(f"Run {runs.value} replications", color="primary", on_click=run)
-        if current is not None and current[0] is model:
-            solara.Text(f"{current[1].runs} replications in {current[2]:.2f} s")
-    if current is None or current[0] is not model:
+        if current is not None:
+            solara.Text(f"{current[0].runs} replications in {current[1]:.2f} s")
+    if current is None:
         solara.Info(
-            "Runs N replications of the current scenario, levers and seed with the ensemble"
-            " engine and draws the median and the 5-95% band of the alliance measures."
+            "Runs N replications of the current scenario, levers and seed (the forecast of"
+            " `alliance run`) and draws the median and the 5-95% band of the alliance measures."
         )
         return
-    BandsChart(model, current[1])
+    bands = current[0]
+    solara.Text(
+        f"{bands.description.capitalize()}: the runs of `alliance batch {model.spec.name}"
+        f" --replications {bands.runs} --seed {bands.seed} --uncertainty {bands.uncertainty}`"
+        " with the levers on screen."
+    )
+    Chart(spec, "bands")
+    forecast = bands.forecast
+    with solara.Row():
+        solara.FileDownload(
+            lambda: forecast.allies.to_csv(index=False),
+            filename=f"forecast_allies-{model.spec.name}.csv",
+            label="Download the forecast per ally (CSV)",
+        )
+        solara.FileDownload(
+            lambda: forecast.alliance.to_csv(index=False),
+            filename=f"forecast_alliance-{model.spec.name}.csv",
+            label="Download the alliance forecast (CSV)",
+        )
 
 
 @solara.component
-def BandsChart(model: AllianceModel, bands: Bands):
-    """The bands of ``bands`` with this run on top (a component: drawn only once run)."""
-    _figure(lambda: bands_figure(model, bands), [model, model.year, bands])
+def Views(model_ref: solara.Reactive[AllianceModel]):
+    """The toolbar (comparison, ally, downloads) and the views' tabs.
+
+    A step redraws the open tab's view only: the toolbar changes with the run, not the year.
+    """
+    model = model_ref.value
+    compare = COMPARE_OPTIONS.get(compared.value)
+    names = sorted(model.initial.names)
+    ally = highlighted.value if highlighted.value in names else model.initial.names[0]
+
+    def table(which: str) -> str:
+        allies, alliance = run_tables(model_ref.value)  # the run as it stands at the click
+        return (allies if which == "allies" else alliance).to_csv(index=False)
+
+    with solara.Row(style={"align-items": "center", "flex-wrap": "wrap"}):
+        with solara.Column(style={"min-width": "260px"}):
+            solara.Select(
+                "Compare with",
+                values=list(COMPARE_OPTIONS),
+                value=compared.value,
+                on_value=compared.set,
+            )
+        with solara.Column(style={"min-width": "220px"}):
+            solara.Select("Ally", values=names, value=ally, on_value=highlighted.set)
+        stem = f"{model.spec.name}-seed{model.seed}"
+        solara.FileDownload(
+            lambda: table("allies"), filename=f"allies-{stem}.csv", label="Allies table (CSV)"
+        )
+        solara.FileDownload(
+            lambda: table("alliance"),
+            filename=f"alliance-{stem}.csv",
+            label="Alliance table (CSV)",
+        )
+    if compare is not None:
+        solara.Text(
+            f"Compared with {compare} (its own lever values, seed {model.seed}) up to the year on"
+            " screen, drawn dashed."
+        )
+    solara.Text(CHART_MENU_NOTE)
+    with solara.lab.Tabs(value=tab, lazy=True):
+        for name, view in zip(TABS, VIEWS, strict=True):
+            with solara.lab.Tab(name):
+                view(model_ref)
 
 
-COMPONENTS = [AllianceAggregates, AllyTrajectories, CapabilityHeatmap, AllyTable, UncertaintyPanel]
+VIEWS = (Overview, AllyPanel, CapabilityHeatmap, AllyTable, UncertaintyPanel)
+"""The view of each of ``TABS``."""
 
 
 @solara.component
@@ -414,9 +608,24 @@ solara_viz.ShowSteps = YearsRun
 
 
 @solara.component
-def SettingsCard(model: solara.Reactive[AllianceModel], settings: Settings):
-    """The scenario picker, the levers and the current year, at the top of the sidebar."""
+def CurrentYear(model: solara.Reactive[AllianceModel]):
+    """The current year, large, above the levers, and what is running."""
     update_counter.get()
+    m = model.value
+    solara.v.Html(
+        tag="div",
+        style_="font-size: 2rem; font-weight: 700; line-height: 1.2; margin-bottom: 4px",
+        children=[f"Year {m.year}"],
+    )
+    solara.Text(f"Running {m.spec.name}, {m.spec.start_year}-{m.spec.end_year}, seed {m.seed}")
+
+
+@solara.component
+def SettingsCard(model: solara.Reactive[AllianceModel], settings: Settings):
+    """The current year, the scenario picker and the levers, at the top of the sidebar.
+
+    Only the year (``CurrentYear``) follows a step; the rest changes with Reset or the user.
+    """
     m = model.value
     _, rerender = solara.use_state(0)
 
@@ -425,16 +634,17 @@ def SettingsCard(model: solara.Reactive[AllianceModel], settings: Settings):
         rerender(lambda n: n + 1)
 
     def move(name: str, value: float) -> None:
-        settings.levers = {**settings.levers, name: value}
+        settings.levers = {**settings.levers, name: lever_value(name, value)}
         rerender(lambda n: n + 1)
 
     with solara.Sidebar(), solara.Card("Scenario and levers"):
+        CurrentYear(model)
         solara.Select("Scenario", values=list(SCENARIOS), value=settings.scenario, on_value=pick)
         solara.v.Html(tag="p", children=[SCENARIOS[settings.scenario]])
         for name in SLIDERS:
             p = PARAMETERS[name]
             solara.SliderFloat(
-                f"{lever_label(name)}: {settings.levers[name]:.4g}",
+                f"{lever_label(name)}: {lever_text(name, settings.levers[name])}",
                 value=settings.levers[name],
                 on_value=lambda value, name=name: move(name, value),
                 min=p.low,
@@ -446,24 +656,21 @@ def SettingsCard(model: solara.Reactive[AllianceModel], settings: Settings):
         )
         if pending:
             solara.Warning("Press Reset to run these settings.", dense=True)
-        solara.v.Html(
-            tag="div", style_="font-size: 2rem; font-weight: 700", children=[f"Year {m.year}"]
-        )
-        solara.Text(f"Running {m.spec.name}, {m.spec.start_year}-{m.spec.end_year}, seed {m.seed}")
 
 
 @solara.component
 def Page():
-    """The app: the settings card above SolaraViz's controls, and the views."""
+    """The app: the settings card above SolaraViz's controls, and the views in tabs."""
     settings = solara.use_memo(Settings, [])
     solara.use_memo(lambda: session_model.set(AppModel(settings)), [])
     SettingsCard(session_model, settings)
     SolaraViz(
         session_model,
-        components=COMPONENTS,
+        components=[],  # the views are below, in named tabs (Mesa 3.5.1 names them "Page 0")
         model_params=model_params(settings),
         name="alliance-sim",
     )
+    Views(session_model)
 
 
 apply_cull_timeout()

@@ -2,6 +2,7 @@
 
 import asyncio
 import gc
+import json
 import time
 import types
 import weakref
@@ -9,17 +10,22 @@ from collections.abc import Iterator
 
 import ipyvuetify as v
 import ipywidgets
+import numpy as np
 import pytest
 import solara
 import solara.lifecycle
 import solara.server.settings
 import solara.toestand
 import solara.util
+from solara.components.datatable import DataTableWidget
 from solara.server import kernel, kernel_context
 
 import app
 from experiments import bench_app
+from sim.app_charts import OfflineVegaLite
+from sim.columns import ALLIES_TABLE
 from sim.parameters import PARAMETERS
+from sim.plans import load_plans
 from sim.scenario import list_scenarios, load_scenario
 
 
@@ -34,6 +40,8 @@ def rc():
     app.highlighted.set(app.DEFAULT_ALLY)
     app.computed_bands.set(None)
     app.session_model.set(None)
+    app.compared.set(app.COMPARE_NONE)
+    app.tab.set(0)
     _, rc = solara.render(_Layout(), handle_error=False)
     yield rc
     rc.close()
@@ -72,9 +80,14 @@ def _texts(rc):
 
 
 def _charts(rc):
-    images = [bytes(w.value) for w in _widgets(rc.container) if isinstance(w, ipywidgets.Image)]
-    assert all(image.startswith(b"\x89PNG") for image in images)
-    return images
+    """The Vega-Lite specifications of the charts on the open tab."""
+    return [
+        json.loads(w.spec_json) for w in _widgets(rc.container) if isinstance(w, OfflineVegaLite)
+    ]
+
+
+def _data(spec, name):
+    return spec["datasets"][name]
 
 
 def _year(rc):
@@ -93,10 +106,12 @@ def _running(rc):
 
 
 def _model(rc):
-    """The model the page runs (the uncertainty panel keeps the model it ran for)."""
-    _slider(rc, "Replications (N)").v_model = 10
-    _button(rc, "Run 10 replications").click()
-    return app.computed_bands.value[0]
+    """The model the page runs."""
+    return app.session_model.value
+
+
+def _open(rc, name):
+    app.tab.set(app.TABS.index(name))
 
 
 def test_controls_list_every_scenario_and_the_levers_with_their_units(rc):
@@ -107,7 +122,8 @@ def test_controls_list_every_scenario_and_the_levers_with_their_units(rc):
         p = PARAMETERS[name]
         slider = _slider(rc, title)
         value = spec.parameters[name]
-        assert slider.label == f"{title} ({p.unit}): {value:.4g}"
+        assert slider.label == f"{app.lever_label(name)}: {app.lever_text(name, value)}"
+        assert float(slider.label.rsplit(": ", 1)[1]) == value  # the value run, not rounded
         assert (slider.min, slider.max) == (p.low, p.high)
         assert slider.v_model == pytest.approx(value)
     seed = _slider(rc, "Seed")
@@ -122,13 +138,16 @@ def test_step_advances_the_year_shown_and_the_views(rc):
     start = load_scenario(app.DEFAULT_SCENARIO).start_year
     assert _year(rc) == start
     before = _charts(rc)
-    assert len(before) == 3  # aggregates, trajectories, heatmap (the bands wait for a click)
+    assert len(before) == 2  # the Overview: alliance measures and every ally
     for _ in range(3):
         _button(rc, "Step").click()
     assert _year(rc) == start + 3
-    assert f"Allies in {start + 3}, furthest below their path" in " ".join(_texts(rc))
     after = _charts(rc)
-    assert len(after) == 3 and all(a != b for a, b in zip(before, after, strict=True))
+    assert len(after) == 2 and all(a != b for a, b in zip(before, after, strict=True))
+    years = {row["year"] for row in _data(after[0], "aggregates")}
+    assert years == set(range(start, start + 4))
+    _open(rc, "Table")
+    assert f"Allies in {start + 3}, furthest below their path" in " ".join(_texts(rc))
 
 
 def test_a_picked_scenario_brings_its_own_lever_values_and_reset_runs_it(rc):
@@ -175,24 +194,34 @@ def test_stepping_to_the_end_disables_step_without_an_error(rc):
     assert not rc.find(v.Alert, type="error").widgets
 
 
-def test_highlight_picker_lists_every_ally_and_sets_the_highlight(rc):
-    picker = _select(rc, "Highlight ally")
+def test_ally_picker_lists_every_ally_and_sets_the_highlight(rc):
+    picker = _select(rc, "Ally")
     assert picker.v_model == "Germany"
     assert len(picker.items) == 32 and "United States" in picker.items
     picker.v_model = "Poland"
     assert app.highlighted.value == "Poland"
-    assert _select(rc, "Highlight ally").v_model == "Poland"
+    assert _select(rc, "Ally").v_model == "Poland"
+    trajectories = _charts(rc)[1]
+    filters = json.dumps(trajectories)
+    assert "datum.name === 'Poland'" in filters and "datum.name === 'Germany'" not in filters
 
 
 def test_uncertainty_panel_runs_n_replications_of_the_current_settings(rc):
+    _open(rc, "Uncertainty")
     assert not [t for t in _texts(rc) if "replications in" in t]
     _slider(rc, "Replications (N)").v_model = 50
     _button(rc, "Run 50 replications").click()
     model, bands, seconds = app.computed_bands.value
     assert bands.runs == 50 and bands.seed == model.seed and bands.scenario == model.spec
+    assert bands.uncertainty == "posterior"  # scenarios/posterior.toml exists
     assert seconds > 0
     assert f"50 replications in {seconds:.2f} s" in _texts(rc)
-    assert len(_charts(rc)) == 4
+    said = " ".join(_texts(rc))
+    assert "Bands: parameter draws from the posterior and shocks, 50 runs" in said
+    assert f"--replications 50 --seed {model.seed} --uncertainty posterior" in said
+    (chart,) = _charts(rc)
+    assert chart["title"]["text"].endswith(bands.description)
+    assert len(_data(chart, "bands")) == 4 * len(model.spec.years)
     _button(rc, "Step").click()  # the same run, one year on: the bands still apply
     assert app.computed_bands.value[0] is model
     _button(rc, "Reset").click()  # a new run: the panel asks for a new ensemble
@@ -291,6 +320,123 @@ def test_a_closed_page_leaves_its_model_nowhere_the_server_keeps_for_good(monkey
 
 def test_bench_app_times_the_server_side_work_of_a_step():
     rows = bench_app.server_side(repeat=1)
-    assert [name for name, _, _ in rows][-1].startswith("One step: model and every view")
-    assert len(rows) == 8
+    names = [name for name, _, _ in rows]
+    assert names[-3].startswith("One step: model and the Overview's views")
+    assert names[-1].startswith("One step through the rendered page")
+    assert len(rows) == 12
     assert all(0 < best <= median for _, median, best in rows)
+
+
+def test_views_sit_on_named_tabs_not_mesas_page_0(rc):
+    tabs = [w for w in _widgets(rc.container) if isinstance(w, v.Tab)]
+    assert [w.children[0] for w in tabs] == list(app.TABS)
+    assert not [t for t in _texts(rc) if t.startswith("Page ")]
+
+
+def test_the_year_sits_above_the_levers_not_under_the_last_slider(rc):
+    texts = _texts(rc)
+    card = next(
+        w
+        for w in _widgets(rc.container)
+        if isinstance(w, v.Html) and w.children and str(w.children[0]).startswith("Year ")
+    )
+    assert card.children == [f"Year {_year(rc)}"] and "margin-bottom" in card.style_
+    assert texts.index(card.children[0]) < texts.index(
+        load_scenario(app.DEFAULT_SCENARIO).description
+    )
+
+
+def test_a_moved_lever_is_set_and_shown_to_its_precision(rc):
+    slider = _slider(rc, "Free-riding strength")
+    assert slider.label.endswith(": 0.9413")  # the calibrated default, in full
+    slider.v_model = 0.93456  # a drag lands between the slider's fine steps
+    slider = _slider(rc, "Free-riding strength")
+    assert slider.label.endswith(": 0.93")
+    _slider(rc, "Adjustment speed").v_model = 0.24681  # range 0.05-1: three decimals
+    assert _slider(rc, "Adjustment speed").label.endswith(": 0.247")
+    _button(rc, "Reset").click()
+    assert _model(rc).p["free_riding"] == 0.93 and _model(rc).p["adjustment_speed"] == 0.247
+
+
+@pytest.mark.parametrize(
+    ("name", "low", "high", "decimals"),
+    [("free_riding", 0, 1, 2), ("adjustment_speed", 0.05, 1, 3), ("threat_scale", 0, 3, 2)],
+)
+def test_lever_precision_is_a_hundredth_of_its_range(name, low, high, decimals):
+    assert (PARAMETERS[name].low, PARAMETERS[name].high) == (low, high)
+    assert app.lever_decimals(name) == decimals
+    assert app.lever_text(name, 0.5) == f"{0.5:.{decimals}f}"
+
+
+def test_compare_with_the_baseline_puts_both_runs_on_every_chart_and_the_table(rc):
+    _select(rc, "Scenario").v_model = "us-retrenchment"
+    _button(rc, "Reset").click()
+    for _ in range(4):
+        _button(rc, "Step").click()
+    picker = _select(rc, "Compare with")
+    assert picker.items[:2] == [app.COMPARE_NONE, f"baseline: {app.BASELINE}"]
+    picker.v_model = f"baseline: {app.BASELINE}"
+    label = f"{app.BASELINE} (compare)"
+    assert any(t.startswith(f"Compared with {app.BASELINE}") for t in _texts(rc))
+    aggregates, trajectories = _charts(rc)
+    rows = _data(aggregates, "aggregates")
+    assert {r["run"] for r in rows} == {"this run", label}
+    assert max(r["year"] for r in rows if r["run"] == label) == _model(rc).year
+    baseline = app.comparison_run(app.BASELINE, _model(rc).seed).alliance.set_index("year")
+    gap = next(
+        r["value"]
+        for r in rows
+        if r["run"] == label and r["series"] == "capability gap" and r["year"] == 2027
+    )
+    assert gap == pytest.approx(100 * baseline.at[2027, "capability_gap"])
+    assert {r["run"] for r in _data(trajectories, "allies")} == {"this run", label}
+    _open(rc, "Capabilities")
+    (heatmap,) = _charts(rc)
+    assert {r["run"] for r in _data(heatmap, "heatmap")} == {"this run", label}
+    _open(rc, "Table")
+    said = " ".join(_texts(rc))
+    assert f"This run against {app.BASELINE}" in said
+    tables = rc.find(DataTableWidget).widgets
+    assert any("Core diff 2035 (pp)" in [h["text"] for h in t.headers] for t in tables)
+    _open(rc, "Uncertainty")
+    _button(rc, f"Run {app.BAND_RUNS} replications").click()
+    (bands,) = _charts(rc)
+    assert {r["run"] for r in _data(bands, "runs")} == {"this run", label}
+
+
+def test_the_ally_view_draws_germanys_plan_pledge_path_band_and_goal(rc):
+    _open(rc, "Ally")
+    (chart,) = _charts(rc)
+    model = _model(rc)
+    spending = _data(chart, "spending")
+    plan = [r for r in spending if r["series"] == "national plan"]
+    germany = load_plans()
+    assert plan and {"DEU"} <= set(germany["iso3"])
+    i = list(model.initial.names).index("Germany")
+    planned = model.initial.plan[:, i]
+    assert [r["value"] for r in plan[1:]] == pytest.approx(list(planned[~np.isnan(planned)]))
+    assert {r["series"] for r in spending} >= {"core", "total", "pledge path", "national plan"}
+    assert {r["series"] for r in _data(chart, "band")} == {"core", "total"}
+    said = " ".join(_texts(rc))
+    assert "bands: parameter draws from the posterior and shocks, 200 runs" in said
+    assert f"its goal of {model.initial.personnel_goal[i]:.0f}k" in said
+    categories = {r["category"] for r in _data(chart, "categories")}
+    assert len(categories) == 5
+    _select(rc, "Ally").v_model = "Iceland"  # no forces, and no plan
+    said = " ".join(_texts(rc))
+    assert "no national plan in this scenario" in said
+
+
+def test_the_csv_download_is_the_runs_allies_table(rc):
+    from solara.components.file_download import FileDownloadWidget
+
+    _button(rc, "Step").click()
+    widgets = [w for w in _widgets(rc.container) if isinstance(w, FileDownloadWidget)]
+    allies = next(w for w in widgets if w.filename == "allies-hague-2035-seed1.csv")
+    allies.request_download = True
+    deadline = time.monotonic() + 30
+    while allies.bytes is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    header, *rows = allies.bytes.decode().splitlines()
+    assert header.split(",") == list(ALLIES_TABLE)
+    assert len(rows) == 2 * 32  # 2025 and 2026: the run as it stands at the click

@@ -2,8 +2,8 @@
 
 Playwright drives /usr/bin/chromium (`make test` and `.ci/run` install it with apt when it is
 missing). Every request that is not for the local server is aborted and recorded, so the test
-fails if the page reaches for the internet. With ALLIANCE_SCREENSHOTS=DIR (`make screenshots`)
-it also saves a screenshot of each view to DIR.
+fails if the page reaches for the internet, or logs an error. With ALLIANCE_SCREENSHOTS=DIR
+(`make screenshots`) it also saves a screenshot of the page and of each view to DIR.
 """
 
 import os
@@ -16,10 +16,12 @@ import time
 import urllib.request
 from pathlib import Path
 
+import psutil
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from experiments import bench_app
+from sim.columns import ALLIES_TABLE
 from sim.parameters import PARAMETERS
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -31,14 +33,10 @@ FLAGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-VIEWS = {
-    "aggregates": 0,
-    "trajectories": 1,
-    "heatmap": 2,
-    "table": 3,
-    "uncertainty": 4,
-}
-"""Screenshot name of each card of the grid, in the order of ``app.COMPONENTS``."""
+VIEWS = ("Overview", "Ally", "Capabilities", "Table", "Uncertainty")
+"""The views' tabs (``app.TABS``); the screenshot of each is saved as its lower-case name."""
+CHART = ".vega-embed svg.marks"
+"""A Vega-Lite chart drawn (vega-embed renders SVG)."""
 
 
 def _free_port() -> int:
@@ -48,7 +46,8 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def served(tmp_path_factory):
+    """``alliance app`` on a free port: its URL and the process that serves it."""
     port = _free_port()
     log = tmp_path_factory.mktemp("app") / "server.log"
     with log.open("w") as out:
@@ -70,9 +69,14 @@ def server(tmp_path_factory):
                 os.killpg(proc.pid, signal.SIGKILL)
                 pytest.fail(f"alliance app did not serve {url}:\n{log.read_text()}")
             time.sleep(0.5)
-    yield url
+    yield url, bench_app._solara_process(psutil.Process(proc.pid))
     os.killpg(proc.pid, signal.SIGTERM)
     proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def server(served):
+    return served[0]
 
 
 def _pick(page, select_label: str, option: str) -> None:
@@ -80,14 +84,29 @@ def _pick(page, select_label: str, option: str) -> None:
     page.get_by_role("option", name=option, exact=True).click()
 
 
-def test_a_new_user_picks_a_scenario_steps_plays_and_asks_for_the_bands(server, tmp_path):
+def _tab(page, name: str) -> None:
+    page.get_by_role("tab", name=name).click()
+
+
+def _svg_text(chart, text: str):
+    """A chart's text (a legend entry, a title), once drawn."""
+    return chart.locator("svg text").filter(has_text=text).first
+
+
+def _charts_drawn(page, count: int) -> None:
+    page.wait_for_function(
+        "([css, n]) => document.querySelectorAll(css).length === n", arg=[CHART, count]
+    )
+
+
+def test_an_analyst_compares_hovers_opens_an_ally_and_downloads_the_tables(server, tmp_path):
     assert CHROMIUM.exists(), "needs Debian's chromium: apt-get install chromium (make test does)"
     shots = Path(os.environ.get("ALLIANCE_SCREENSHOTS", tmp_path))
     shots.mkdir(parents=True, exist_ok=True)
     failed, errors, outside = [], [], []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
-        page = browser.new_page(viewport={"width": 1600, "height": 1300})
+        page = browser.new_page(viewport={"width": 1600, "height": 1300}, accept_downloads=True)
         page.set_default_timeout(60_000)
         expect.set_options(timeout=60_000)
         page.on("requestfailed", lambda r: failed.append(f"{r.url}: {r.failure}"))
@@ -106,6 +125,9 @@ def test_a_new_user_picks_a_scenario_steps_plays_and_asks_for_the_bands(server, 
         expect(page.get_by_text("Year 2025")).to_be_visible()
         pending = page.get_by_text("Press Reset to run these settings.")
         expect(pending).to_have_count(0)  # the sliders hold the model's values, unrounded
+        expect(page.get_by_role("tab", name="Overview")).to_be_visible()  # not Mesa's "Page 0"
+        expect(page.get_by_text("Page 0")).to_have_count(0)
+        _charts_drawn(page, 2)  # Vega-Lite from solara-assets, offline
 
         _pick(page, "Scenario", "us-retrenchment")
         expect(page.get_by_text("The US withdraws from Europe")).to_be_visible()
@@ -114,38 +136,73 @@ def test_a_new_user_picks_a_scenario_steps_plays_and_asks_for_the_bands(server, 
         expect(page.get_by_text("Running us-retrenchment, 2025-2035, seed 1")).to_be_visible()
         expect(pending).to_have_count(0)
         calibrated = PARAMETERS["free_riding"].default  # four decimals, not the slider's rounding
-        expect(page.get_by_text(f"Free-riding strength (pp/pp): {calibrated:.4g}")).to_be_visible()
+        expect(page.get_by_text(f"Free-riding strength (pp/pp): {calibrated:g}")).to_be_visible()
+        expect(page.get_by_text("Threat level (× path): 1.00", exact=True)).to_be_visible()
         for year in (2026, 2027, 2028):
             page.get_by_role("button", name="Step").click()
             expect(page.get_by_text(f"Year {year}", exact=True)).to_be_visible()
-        expect(page.get_by_text("Allies in 2028, furthest below")).to_be_visible()
         expect(page.get_by_text("3 of 10 years run", exact=True)).to_be_visible()
         expect(page.get_by_text(re.compile(r"^Time"))).to_have_count(0)  # not Mesa's "Time: 3.0"
-        rendered = "imgs => imgs.filter(i => i.complete && i.naturalWidth > 0).length"
-        assert page.locator(".vue-grid-item img").evaluate_all(rendered) == 3
         page.screenshot(path=str(tmp_path / "after-three-steps.png"), full_page=True)
+
+        _pick(page, "Compare with", "baseline: hague-2035")
+        expect(page.get_by_text("Compared with hague-2035")).to_be_visible()
+        charts = page.locator(".vega-embed")
+        expect(_svg_text(charts.first, "hague-2035 (compare)")).to_be_attached()  # runs' legend
+        germany = charts.nth(1).locator("path[aria-label*='ally: Germany']")
+        expect(germany.first).to_be_attached()
+        germany.last.hover(force=True)
+        tooltip = page.locator("#vg-tooltip-element")
+        expect(tooltip).to_be_visible()
+        expect(tooltip).to_contain_text("Germany")
+        expect(tooltip).to_contain_text("year")
 
         page.get_by_role("button", name="▶").click()  # play to the end year
         expect(page.get_by_text("Year 2035", exact=True)).to_be_visible()
         expect(page.get_by_role("button", name="Step")).to_be_disabled()
-        _pick(page, "Highlight ally", "France")
-        _pick(page, "Highlight ally", "Germany")
-        expect(page.locator(".v-select", has_text="Highlight ally")).to_contain_text("Germany")
+        _charts_drawn(page, 2)
 
+        with page.expect_download() as download:
+            page.get_by_role("button", name="Allies table (CSV)").click()
+        path = tmp_path / "allies.csv"
+        download.value.save_as(path)
+        header, *rows = path.read_text().splitlines()
+        assert header.split(",") == list(ALLIES_TABLE)
+        assert len(rows) == 32 * 11  # every ally, 2025-2035
+
+        _tab(page, "Ally")
+        expect(page.get_by_text("Germany: core and total spending")).to_be_visible()
+        expect(
+            page.get_by_text(re.compile(r"bands: parameter draws from the posterior"))
+        ).to_be_visible()
+        _charts_drawn(page, 1)
+        ally = page.locator(".vega-embed")
+        expect(ally.locator("path[aria-label*='series: national plan']").first).to_be_attached()
+        expect(_svg_text(ally, "national plan")).to_be_attached()
+        expect(_svg_text(ally, "pledge path")).to_be_attached()
+        page.screenshot(path=str(shots / "ally.png"), full_page=True)
+
+        _tab(page, "Capabilities")
+        _charts_drawn(page, 1)
+        expect(page.get_by_text(re.compile(r"Colours span this year's range"))).to_be_visible()
+        page.screenshot(path=str(shots / "capabilities.png"), full_page=True)
+
+        _tab(page, "Table")
+        expect(page.get_by_text("This run against hague-2035")).to_be_visible()
+        expect(page.get_by_text("Core diff 2035 (pp)")).to_be_visible()
+        page.screenshot(path=str(shots / "table.png"), full_page=True)
+
+        _tab(page, "Uncertainty")
         page.get_by_role("button", name="Run 200 replications").click()
         expect(page.get_by_text("200 replications in")).to_be_visible()
-        expect(page.locator(".vue-grid-item img")).to_have_count(4)
-        page.wait_for_function(
-            "() => [...document.querySelectorAll('.vue-grid-item img')]"
-            ".every(i => i.complete && i.naturalWidth > 0)"
-        )
+        _charts_drawn(page, 1)
         assert not page.get_by_text("error in step").count()
+        page.screenshot(path=str(shots / "uncertainty.png"), full_page=True)
 
+        _tab(page, "Overview")
+        _charts_drawn(page, 2)
         page.screenshot(path=str(shots / "app.png"), full_page=True)
         page.locator(".v-navigation-drawer").screenshot(path=str(shots / "sidebar.png"))
-        cards = page.locator(".vue-grid-item")
-        for name, index in VIEWS.items():
-            cards.nth(index).screenshot(path=str(shots / f"{name}.png"))
         browser.close()
 
     assert (shots / "app.png").stat().st_size > 10_000
@@ -161,3 +218,20 @@ def test_bench_app_times_steps_as_the_browser_sees_them(server):
         expect(page.get_by_text("Year 2027", exact=True)).to_be_visible()
     assert len(latencies) == 2
     assert all(0 < shown <= redrawn < 60 for shown, redrawn in latencies)
+
+
+def test_sessions_at_once_stay_independent_and_their_memory_settles(served):
+    url, process = served
+    reports, memory = bench_app.concurrent_sessions(url, process, sessions=2, cycles=2)
+    for report in reports:
+        assert report.running.startswith(
+            f"Running {report.scenario}, "
+        )  # its own run, not the other's
+        assert report.year == "Year 2035" and len(report.latencies) == 10
+        assert all(0 < shown < 60 for shown in report.latencies)
+    moments = [moment for moment, _ in memory]
+    assert moments[-2:] == [
+        "After Reset+Step cycle 1 in every session",
+        "After Reset+Step cycle 2 in every session",
+    ]
+    assert all(mib > 0 for _, mib in memory)
