@@ -36,6 +36,7 @@ class UnitedStates(Ally):
             self.us_retrenchment,
             lagging,
             self.model.path("us_retrenchment"),
+            self.model.year,
             self.model.p,
         )
         self.us_pressure, self.us_retrenchment = float(pressure), float(retrenchment)

@@ -12,6 +12,7 @@ maps parameter names to values; per-run scalars (threat, pressure...) broadcast 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 import numpy as np
 
@@ -39,17 +40,20 @@ from sim.mechanisms.spending import (
     plan_habit,
     spill_in,
 )
-from sim.mechanisms.targets import capability_gap, fulfilment
+from sim.mechanisms.targets import capability_gap, fulfilment, overall_fulfilment
 from sim.mechanisms.threat import adversary_effort, perceived_threat, threat_level
 from sim.parameters import CATEGORIES, category_uplifts, lead_times
-from sim.scenario import Scenario
+from sim.scenario import Pledge, Scenario
 
 Params = Mapping[str, float]
 """Parameter values: floats, or arrays of shape (runs, 1) when each run has its own set."""
 
 
-def us_update(pressure, retrenchment, lagging, floor, p: Params):
-    """The US's pressure and retrenchment this year, from last year's laggards (mechanism 2).
+def us_update(pressure, retrenchment, lagging, floor, year: int, p: Params):
+    """The US's pressure and retrenchment in ``year``, from last year's laggards (mechanism 2).
+
+    Retrenchment builds only from ``retrenchment_start_year`` on; the scenario's floor applies
+    every year.
 
     Returns:
         (pressure U_t, retrenchment R_t); retrenchment reads last year's pressure.
@@ -61,6 +65,7 @@ def us_update(pressure, retrenchment, lagging, floor, p: Params):
         p["retrenchment_threshold"],
         p["retrenchment_rate"],
         floor,
+        year >= p["retrenchment_start_year"],
     )
     pressure = us_pressure(pressure, lagging, p["us_pressure_strength"], p["us_pressure_adjust"])
     return pressure, retrenchment
@@ -97,8 +102,11 @@ def target_factors(year: int, spec: Scenario, threat, threat_ref, p: Params) -> 
     """Factors applied to every capability target this year, in order (mechanism 7).
 
     The uplift (1 + u_c, one per category: ``category_uplifts``) in the adoption year, then the
-    review factor (``review_factor``, one per run) in the review year. The review factor also
-    scales the pledge and the US demand from then on.
+    review factor (``review_factor``, one per run) in the review year: the scenario's review
+    year moved by ``review_delay`` (a review moved outside the run does not happen in it). Runs
+    whose review falls in another year get the factor 1. The review factor, multiplied into
+    the revision so far (1 before the review), also scales the pledge and the US demand from
+    then on.
 
     Returns:
         A list of (kind, factor) with kind ``"uplift"`` (categories last) or ``"review"``.
@@ -106,11 +114,12 @@ def target_factors(year: int, spec: Scenario, threat, threat_ref, p: Params) -> 
     factors = []
     if spec.targets_adoption_year == year and year > spec.start_year:
         factors.append(("uplift", 1 + by_category(category_uplifts(p))))
-    if spec.review_year == year:
+    due = spec.review_year is not None and spec.review_year + p["review_delay"] == year
+    if np.any(due):
         review = review_factor(
             threat, threat_ref, p["review_threat_elasticity"], p["review_max_change"]
         )
-        factors.append(("review", review))
+        factors.append(("review", review if np.all(due) else np.where(due, review, 1.0)))
     return factors
 
 
@@ -136,6 +145,41 @@ def core_path(year: int, s: InitialState, spec: Scenario, review) -> np.ndarray:
     """
     pledge = spec.pledge
     return pledge_path(year, spec.start_year, s.core, s.pledge_core * review, pledge.year)
+
+
+def us_demand(spec: Scenario, p: Params) -> Pledge:
+    """What the US demands: the scenario's ``us_demand``, its core share times ``us_demand_scale``.
+
+    The related share and the year stay the scenario's (mechanism 2).
+    """
+    demand = spec.us_demand
+    return replace(demand, core_pct=demand.core_pct * p["us_demand_scale"])
+
+
+def us_capability_demand(year: int, s: InitialState, spec: Scenario, p: Params) -> dict:
+    """The capability side of US pressure this year, as keyword arguments of the mechanisms.
+
+    The demanded capability path F_i(t) = ``pledge_path`` from the ally's start fulfilment f_i0
+    to 1 (its targets met) by the US demand's year: The Hague's 3.5% is "to meet the NATO
+    Capability Targets" by 2035 (DOMAIN §1). It allows the shortfall G^D_i = 1 - F_i(t), which
+    ``lagging_share`` and ``desired_core_share`` compare with the ally's shortfall.
+
+    Args:
+        year: This year.
+        s: The start state (or an ally's row of it).
+        spec: The scenario.
+        p: Parameters.
+
+    Returns:
+        ``{}`` when the US presses on spending alone (``us_pressure_capability_weight`` 0 in
+        every run), else ``capability_weight`` (omega) and ``allowed_shortfall`` (G^D_i).
+    """
+    weight = p["us_pressure_capability_weight"]
+    if not np.any(weight):
+        return {}
+    start = overall_fulfilment(s.stock, s.targets)
+    path = pledge_path(year, spec.start_year, start, 1.0, spec.us_demand.year)
+    return {"capability_weight": weight, "allowed_shortfall": 1.0 - path}
 
 
 def chosen_spending(
@@ -189,7 +233,7 @@ def chosen_spending(
     earlier = consolidation_cut(
         s.recession_loss[k - 1] if k else 0.0, p["consolidation_response_pp"]
     )
-    pledge, demand, start = spec.pledge, spec.us_demand, spec.start_year
+    pledge, demand, start = spec.pledge, us_demand(spec, p), spec.start_year
     related_path = pledge_path(year, start, s.related, pledge.related_pct, pledge.year)
     related = adjust_related_share(related, related_path, p["related_adjust"], space)
     desired = desired_core_share(
@@ -214,6 +258,7 @@ def chosen_spending(
         pressure_response=p["us_pressure_response"],
         consolidation=consolidation,
         rivalry=s.rival * p["rivalry_pp"],
+        **us_capability_demand(year, s, spec, p),
     )
     chosen = adjust_core_share(
         core,
@@ -304,15 +349,18 @@ def commitment(s: InitialState, retrenchment):
     return np.where(s.is_us, 1.0 - retrenchment, 1.0)
 
 
-def alliance_view(core, total, gdp, stock, retrenchment, review, year, s, spec, p, stock0):
+def alliance_view(core, total, gdp, stock, targets, retrenchment, review, year, s, spec, p, stock0):
     """What next year's decisions read from the alliance as it stands this year.
 
     Returns:
         (spill-in per ally, share of allies lagging the US demand, allied capability over its
-        start value). In the start year the lagging share is ``start_lagging``'s. The mean
-        burden they also read is ``mean_core_pct_gdp`` of ``alliance_measures``.
+        start value). The US judges total spending against ``us_demand``'s path and, with
+        ``us_pressure_capability_weight`` above 0, capability against its demanded path
+        (``us_capability_demand``). In the start year the lagging share is
+        ``start_lagging``'s. The mean burden they also read is ``mean_core_pct_gdp`` of
+        ``alliance_measures``.
     """
-    demand = spec.us_demand
+    demand = us_demand(spec, p)
     demanded_total = pledge_path(
         year,
         spec.start_year,
@@ -321,7 +369,12 @@ def alliance_view(core, total, gdp, stock, retrenchment, review, year, s, spec, 
         demand.year,
     )
     spill = spill_in(spending_usd(core, gdp), gdp, commitment(s, retrenchment))
-    lagging = lagging_share(total, demanded_total, p["us_lag_tolerance_pp"], s.lagging_counted)
+    capability = us_capability_demand(year, s, spec, p)
+    if capability:
+        capability["shortfall"] = 1.0 - overall_fulfilment(stock, targets)
+    lagging = lagging_share(
+        total, demanded_total, p["us_lag_tolerance_pp"], s.lagging_counted, **capability
+    )
     if year == spec.start_year:
         start = start_lagging(p["us_pressure_start"], p["us_pressure_strength"])
         lagging = np.broadcast_to(np.reshape(start, np.shape(start)[:1]), np.shape(lagging))

@@ -267,7 +267,7 @@ def _simulate(
             allies[name].append(values)
         total = core + related
         spill, lagging, ratio = alliance_view(
-            core, total, gdp, stock, retrenchment, review, year, s, spec, p, stock0
+            core, total, gdp, stock, targets, retrenchment, review, year, s, spec, p, stock0
         )
         measures = alliance_measures(
             core, total, gdp, stock, targets, retrenchment, s, ["mean_core_pct_gdp", *computed]
@@ -282,7 +282,7 @@ def _simulate(
     for k in range(years):
         year = start + 1 + k
         pressure, retrenchment = us_update(
-            pressure, retrenchment, lagging, spec.path_value("us_retrenchment", year), p
+            pressure, retrenchment, lagging, spec.path_value("us_retrenchment", year), year, p
         )
         path = spec.path_value("threat", year)
         if spec.threat_mode == "adversary":
@@ -291,7 +291,7 @@ def _simulate(
         threat, deviation = threat_update(path, deviation, shocks.threat[:, k, None], p)
         for kind, factor in target_factors(year, spec, threat, s.threat_ref, p):
             if kind == "review":
-                review = factor
+                review = review * factor
                 factor = np.reshape(factor, (-1, 1, 1))
             targets = targets * factor
         shortfall = 1.0 - overall_fulfilment(stock, targets)

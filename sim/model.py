@@ -111,6 +111,7 @@ class AllianceModel(Model):
             total,
             gdp,
             stock,
+            targets,
             retrenchment,
             self.review,
             self.year,
@@ -155,7 +156,7 @@ class AllianceModel(Model):
             self.year, spec, self.threat, self.initial.threat_ref, p
         ):
             if kind == "review":
-                self.review = float(factor)
+                self.review = float(self.review * factor)
             self.allies.do("scale_targets", factor)
 
         self.allies.do("grow")

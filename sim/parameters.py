@@ -131,6 +131,21 @@ _DEFINITIONS = [
        "US pressure above which lagging allies lead to US retrenchment."),
     _p("retrenchment_rate", 0.2, "1/yr", 0.0, 1.0, "assumption",
        "Retrenchment added per year per unit of excess pressure times the lagging share."),
+    _p("retrenchment_start_year", 2014, "year", 2014, 2100,
+       "policy lever; default 2014, the first start year with data, so retrenchment may build "
+       "from the start of any run as before (DOMAIN §5: threats to withdraw troops were among "
+       "the most effective US levers, RAND via Cato)",
+       "First year US retrenchment may build (a withdrawal threat's deadline); scenario floors "
+       "apply from the start.", True),
+    _p("us_pressure_capability_weight", 0.0, "share", 0.0, 1.0,
+       "policy lever; default 0, pressure on spending as before (DOMAIN §1: The Hague's 3.5% is "
+       "'to meet the NATO Capability Targets'; Spain holds 2.1% meets its targets)",
+       "Share of US pressure aimed at capability-target shortfalls rather than spending."),
+    _p("us_demand_scale", 1.0, "× demand", 0.0, 2.0,
+       "policy lever; default 1, the scenario's us_demand (DOMAIN §1: the White House insisted "
+       "every European ally reach 5%, 3.5% core of it)",
+       "Multiplies the core share the US demands (the scenario's us_demand, by default its "
+       "pledge)."),
     # --- 3. spending choice ------------------------------------------------------------------
     _p("adjustment_speed", 0.35, "1/yr", 0.05, 1.0,
        "DOMAIN §4.4 (partial adjustment, kappa); assumption",
@@ -273,6 +288,11 @@ _DEFINITIONS = [
        "Elasticity of the pledge and targets to the threat's change at the review."),
     _p("review_max_change", 0.5, "", 0.0, 0.9, "assumption",
        "Largest revision of the pledge and targets at the review, either way."),
+    _p("review_delay", 0, "yr", -3, 6,
+       "policy lever; default 0, the scenario's review year (DOMAIN §1: The Hague's review "
+       "'in 2029')",
+       "Years the scheduled review of the pledge and targets is moved (negative: earlier).",
+       True),
     # --- 6. personnel -----------------------------------------------------------------------
     _p("recruit_rate", 0.03, "1/yr", 0.0, 0.15,
        "DOMAIN §6: net growth ~1.5%/yr today, 3-5%/yr with Germany's new service",

@@ -60,7 +60,7 @@ from sim.batch import STOP_POLL_S, BatchInterrupted
 from sim.discovery import DiscoveryResult
 from sim.executors import default_workers, deferred_stop, open_executor
 from sim.limits import check_plan, estimate
-from sim.policy_report import write_report
+from sim.policy_report import lever_text, write_report
 from sim.policy_spec import PolicySpec, load_policy_spec, simulate_objectives
 from sim.posterior import Posterior, read_posterior
 from sim.provenance import git_commit, versions
@@ -76,7 +76,7 @@ from sim.shocks import replication_seeds
 from sim.store import BatchStore, StoreError, atomic_write
 from sim.uncertainty import fingerprint as posterior_fingerprint
 
-FORMAT = "alliance-sim policy search 1"
+FORMAT = "alliance-sim policy search 2"
 CHUNK_RUNS = 1000
 """Runs per task when a generation is split across workers."""
 HYPERVOLUME_POINTS = 10
@@ -92,15 +92,22 @@ def _ema():
     """EMA Workbench's optimisation pieces (imported late: it warns that ipyparallel is missing)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        from ema_workbench import RealParameter, ScalarOutcome
+        from ema_workbench import IntegerParameter, RealParameter, ScalarOutcome
         from ema_workbench.em_framework.optimization import Problem, rebuild_platypus_population
-    return Problem, RealParameter, ScalarOutcome, rebuild_platypus_population
+    return Problem, RealParameter, IntegerParameter, ScalarOutcome, rebuild_platypus_population
 
 
 def make_problem(spec: PolicySpec):
-    """EMA Workbench's ``Problem`` over the spec's levers and objectives."""
-    problem, real, outcome, _ = _ema()
-    levers = [real(v.name, v.low, v.high) for v in spec.levers]
+    """EMA Workbench's ``Problem`` over the spec's levers and objectives.
+
+    A whole-number lever (a year, a delay) is an ``IntegerParameter`` (Platypus's ``Integer``,
+    a Gray-coded bit string), the others ``RealParameter``s.
+    """
+    problem, real, integer, outcome, _ = _ema()
+    levers = [
+        integer(v.name, int(v.low), int(v.high)) if v.integer else real(v.name, v.low, v.high)
+        for v in spec.levers
+    ]
     kinds = {"max": outcome.MAXIMIZE, "min": outcome.MINIMIZE}
     objectives = [outcome(o.name, kind=kinds[o.direction]) for o in spec.objectives]
     return problem("levers", levers, objectives)
@@ -185,11 +192,19 @@ def pooled_evaluation(
 def make_algorithm(spec: PolicySpec, problem, evaluator: platypus.Evaluator):
     """Platypus's epsilon-NSGA-II, or NSGA-II keeping an epsilon archive.
 
-    Platypus's logging extension is removed: it logs nothing a user sees, and its wall-clock
-    start time would make checkpoints of the same search differ.
+    Real levers cross over by SBX and mutate by polynomial mutation; whole-number levers, when
+    there are any, by half-uniform crossover and bit flips of their bit strings (Platypus's
+    operators for mixed types each change only the types they know). Platypus's logging
+    extension is removed: it logs nothing a user sees, and its wall-clock start time would make
+    checkpoints of the same search differ.
     """
     epsilons = [o.epsilon for o in spec.objectives]
-    variator = platypus.GAOperator(platypus.SBX(), platypus.PM())
+    if any(v.integer for v in spec.levers):
+        variator = platypus.CompoundOperator(
+            platypus.SBX(), platypus.HUX(), platypus.PM(), platypus.BitFlip()
+        )
+    else:
+        variator = platypus.GAOperator(platypus.SBX(), platypus.PM())
     if spec.search.algorithm == "eps-nsga2":
         algorithm = platypus.EpsNSGAII(
             problem,
@@ -219,13 +234,30 @@ def _rows(solutions) -> list[list[float]]:
     return out
 
 
-def _solutions(rows: list[list[float]], problem) -> list[platypus.Solution]:
-    """Evaluated solutions rebuilt from ``_rows``."""
+def _bits(solutions) -> list[list[list[int]]]:
+    """Each solution's whole-number levers as Platypus stores them: their bit strings.
+
+    Platypus's ``Integer`` maps several bit strings to one value when its range is not a power
+    of two, and crossover and mutation act on the bits, so a checkpoint keeps the bits.
+    """
     out = []
-    for row in rows:
+    for s in solutions:
+        pairs = zip(s.problem.types, s.variables, strict=True)
+        out.append([[int(b) for b in v] for t, v in pairs if isinstance(t, platypus.Integer)])
+    return out
+
+
+def _solutions(rows: list[list[float]], problem, bits: list) -> list[platypus.Solution]:
+    """Evaluated solutions rebuilt from ``_rows`` and, for whole-number levers, ``_bits``."""
+    out = []
+    for i, row in enumerate(rows):
         s = platypus.Solution(problem)
         levers = row[: problem.nvars]
-        s.variables[:] = [t.encode(v) for t, v in zip(problem.types, levers, strict=True)]
+        stored = iter(bits[i])
+        s.variables[:] = [
+            [bool(b) for b in next(stored)] if isinstance(t, platypus.Integer) else t.encode(v)
+            for t, v in zip(problem.types, levers, strict=True)
+        ]
         s.objectives[:] = row[problem.nvars :]
         s.constraint_violation = 0.0
         s.feasible = True
@@ -255,6 +287,8 @@ def checkpoint(algorithm, generation: int) -> dict:
         "population_size": algorithm.population_size,
         "population": _rows(algorithm.population),
         "archive": _rows(algorithm.archive),
+        "population_bits": _bits(algorithm.population),
+        "archive_bits": _bits(algorithm.archive),
         "improvements": algorithm.archive.improvements,
         "extensions": _extension_state(algorithm),
         "random": [version, list(internal), gauss],
@@ -266,8 +300,8 @@ def restore(algorithm, state: dict) -> None:
     problem = algorithm.problem
     algorithm.nfe = state["nfe"]
     algorithm.population_size = state["population_size"]
-    algorithm.population = _solutions(state["population"], problem)
-    algorithm.archive.extend(_solutions(state["archive"], problem))
+    algorithm.population = _solutions(state["population"], problem, state["population_bits"])
+    algorithm.archive.extend(_solutions(state["archive"], problem, state["archive_bits"]))
     algorithm.archive.improvements = state["improvements"]
     algorithm.result = algorithm.archive
     for extension, counters in zip(algorithm._extensions, state["extensions"], strict=True):
@@ -352,8 +386,13 @@ def search(
 
 # --- after the search ----------------------------------------------------------------------------
 def archive_table(spec: PolicySpec, rows: list[list[float]]) -> pd.DataFrame:
-    """An archive's designs: levers and objectives, best on the first objective first."""
+    """An archive's designs: levers and objectives, best on the first objective first.
+
+    Whole-number levers are integer columns.
+    """
     table = pd.DataFrame(rows, columns=[*spec.lever_names, *spec.objective_names])
+    whole = [v.name for v in spec.levers if v.integer]
+    table[whole] = table[whole].round().astype("int64")
     first = spec.objectives[0]
     table = table.sort_values(first.name, ascending=first.direction == "min", kind="stable")
     return table.reset_index(drop=True).rename_axis("design")
@@ -606,7 +645,9 @@ def format_optimize(result: OptimizeResult) -> str:
         f"re-evaluated in {len(result.futures)} futures x {spec.robustness.replications} runs",
     ]
     for design in r.index[:TOP_DESIGNS]:
-        levers = ", ".join(f"{n} {result.designs.loc[design, n]:.3g}" for n in spec.lever_names)
+        levers = ", ".join(
+            f"{n} {lever_text(result.designs.loc[design, n])}" for n in spec.lever_names
+        )
         lines.append(
             f"  design {design}: meets every threshold in {r.loc[design, 'satisficing']:.0%} of "
             f"futures ({levers})"

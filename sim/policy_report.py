@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import matplotlib
+import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
@@ -66,6 +67,11 @@ def plot_parcoords(result: OptimizeResult) -> Figure:
     return axes.fig
 
 
+def lever_text(value) -> str:
+    """A lever's value in words: a whole-number lever (a year) as is, others to 3 digits."""
+    return str(value) if isinstance(value, int | np.integer) else f"{value:.3g}"
+
+
 def _ranges(varied) -> str:
     return ", ".join(f"`{v.name}` {v.low:g}-{v.high:g}" for v in varied)
 
@@ -91,7 +97,7 @@ def findings(result: OptimizeResult) -> list[str]:
         f"{r['satisficing'].max():.0%} of the {n_futures} futures across the {len(r)} designs."
     ]
     for design in list(result.breaking):
-        levers = ", ".join(f"`{n}` {designs.loc[design, n]:.3g}" for n in spec.lever_names)
+        levers = ", ".join(f"`{n}` {lever_text(designs.loc[design, n])}" for n in spec.lever_names)
         regrets = ", ".join(
             f"{o.name} {r.loc[design, f'{o.name}_max_regret']:.3g}" for o in spec.objectives
         )

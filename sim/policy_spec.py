@@ -220,10 +220,6 @@ def load_policy_spec(path: str | Path) -> PolicySpec:
         raise PolicySpecError(src, "seed", f"must be at least 0, got {seed}")
     levers = _ranges(src, "levers", _get(src, raw, "levers", dict))
     uncertainties = _ranges(src, "uncertainties", _get(src, raw, "uncertainties", dict))
-    for v in levers:
-        if v.integer:
-            problem = "whole-number parameters cannot be levers (the search is continuous)"
-            raise PolicySpecError(src, f"levers.{v.name}", problem)
     for v in uncertainties:
         if v.name in {lever.name for lever in levers}:
             raise PolicySpecError(src, f"uncertainties.{v.name}", "is also a lever")

@@ -26,6 +26,8 @@ from sim.dynamics import (
     spending_usd,
     target_factors,
     threat_update,
+    us_capability_demand,
+    us_demand,
     us_update,
 )
 from sim.initial import build_initial_state
@@ -71,23 +73,47 @@ def test_us_update_moves_pressure_toward_its_stance_and_retrenchment_reads_last_
         "retrenchment_threshold": 0.4,
         "retrenchment_rate": 0.2,
     }
-    pressure, retrenchment = us_update(0.6, 0.1, 0.5, 0.0, q)
+    pressure, retrenchment = us_update(0.6, 0.1, 0.5, 0.0, 2026, q)
     assert pressure == approx(0.6 + 0.5 * (0.8 * 0.5 - 0.6))  # 0.5
     assert retrenchment == approx(0.1 + 0.2 * (0.6 - 0.4) * 0.5)  # 0.12, from U' = 0.6
-    assert us_update(0.6, 0.1, 0.5, 0.3, q)[1] == 0.3  # the scenario's floor
-    assert us_update(0.3, 0.1, 0.5, 0.0, q)[1] == 0.1  # below the threshold nothing builds
-    pressure, retrenchment = us_update(1.0, 0.99, 1.0, 0.0, q | {"retrenchment_rate": 1.0})
+    assert us_update(0.6, 0.1, 0.5, 0.3, 2026, q)[1] == 0.3  # the scenario's floor
+    assert us_update(0.3, 0.1, 0.5, 0.0, 2026, q)[1] == 0.1  # below the threshold nothing builds
+    pressure, retrenchment = us_update(1.0, 0.99, 1.0, 0.0, 2026, q | {"retrenchment_rate": 1.0})
     assert retrenchment == 1.0 and pressure == approx(0.9)
 
 
 def test_us_update_works_per_run(p):
     """Arrays of runs give each run its own pressure and retrenchment."""
     pressure, retrenchment = us_update(
-        np.array([0.6, 0.2]), np.array([0.1, 0.0]), np.array([0.5, 1.0]), 0.0, p
+        np.array([0.6, 0.2]), np.array([0.1, 0.0]), np.array([0.5, 1.0]), 0.0, 2026, p
     )
     for r in range(2):
-        alone = us_update([0.6, 0.2][r], [0.1, 0.0][r], [0.5, 1.0][r], 0.0, p)
+        alone = us_update([0.6, 0.2][r], [0.1, 0.0][r], [0.5, 1.0][r], 0.0, 2026, p)
         assert (pressure[r], retrenchment[r]) == approx(alone)
+
+
+def test_us_update_builds_retrenchment_only_from_the_start_year_on(p):
+    """a_t = 1(t >= retrenchment_start_year): before it only the scenario's floor applies."""
+    q = p | {
+        "us_pressure_strength": 0.8,
+        "retrenchment_threshold": 0.4,
+        "retrenchment_rate": 0.2,
+        "retrenchment_start_year": 2028,
+    }
+    assert us_update(0.6, 0.1, 0.5, 0.0, 2027, q)[1] == 0.1
+    assert us_update(0.6, 0.1, 0.5, 0.3, 2027, q)[1] == 0.3  # the floor still holds
+    assert us_update(0.6, 0.1, 0.5, 0.0, 2028, q)[1] == approx(0.12)
+    per_run = q | {"retrenchment_start_year": np.array([[2027], [2029]])}
+    _, retrenchment = us_update(np.full((2, 1), 0.6), np.full((2, 1), 0.1), 0.5, 0.0, 2028, per_run)
+    np.testing.assert_allclose(retrenchment, [[0.12], [0.1]])
+
+
+def test_us_demand_scales_the_demanded_core_share_only(hague, p):
+    """D_core = us_demand.core_pct * us_demand_scale; related share and year unchanged."""
+    demand = us_demand(hague, p | {"us_demand_scale": 1.2})
+    assert demand.core_pct == approx(3.5 * 1.2)
+    assert (demand.related_pct, demand.year) == (1.5, 2035)
+    assert us_demand(hague, p) == hague.us_demand
 
 
 def test_adversary_update_is_richardson_with_fatigue_and_a_cap(p):
@@ -120,6 +146,20 @@ def test_target_factors_apply_the_review_in_the_review_year_only(hague, p):
         assert kind == "review" and value == approx(factor)
     ((_, value),) = target_factors(2029, hague, 1.5, 0.0, q)
     assert value == 1.0  # no reference threat, no revision
+
+
+def test_target_factors_move_the_review_by_the_review_delay(hague, p):
+    """The review falls in review_year + review_delay; per run, 1 where it falls elsewhere."""
+    q = p | {"review_threat_elasticity": 0.5, "review_max_change": 0.2, "review_delay": 2}
+    assert target_factors(2029, hague, 1.21, 1.0, q) == []
+    ((kind, value),) = target_factors(2031, hague, 1.21, 1.0, q)
+    assert kind == "review" and value == approx(1.1)
+    q |= {"review_delay": np.array([[0], [2]])}
+    threat = np.full((2, 1), 1.21)
+    for year, expected in ((2029, [[1.1], [1.0]]), (2031, [[1.0], [1.1]])):
+        ((kind, value),) = target_factors(year, hague, threat, 1.0, q)
+        np.testing.assert_allclose(value, expected)
+    assert target_factors(2030, hague, threat, 1.0, q) == []
 
 
 def test_target_factors_apply_the_uplift_in_the_adoption_year_then_the_review(hague, p):
@@ -327,7 +367,7 @@ def test_alliance_view_gives_spill_in_laggards_and_capability_ratio(hague, state
     total = np.array([4.6, 3.6, 3.0])  # demanded in 2030: 4.5, 3.75, 3.0
     stock = np.full((3, 5), 2.0)
     spill, lagging, ratio = alliance_view(
-        core, total, gdp, stock, 0.5, 1.0, 2030, s, hague, q, 20.0
+        core, total, gdp, stock, stock, 0.5, 1.0, 2030, s, hague, q, 20.0
     )
     # committed spending (1.5, 1, 0.5): each ally sees the others' over the others' GDP
     np.testing.assert_allclose(spill, [1.5, 100 * 2.0 / 150, 100 * 2.5 / 150], rtol=1e-14)
@@ -341,10 +381,32 @@ def test_alliance_view_reads_the_stated_pressure_as_laggards_in_the_start_year(h
     args = (np.array([3.0, 2.0, 1.0]), np.array([4.0, 2.5, 1.0]), np.full(3, 50.0))
     stock = np.ones((3, 5))
     q = p | {"us_pressure_start": 0.8, "us_pressure_strength": 1.0}
-    _, lagging, _ = alliance_view(*args, stock, 0.0, 1.0, 2025, s, hague, q, 15.0)
+    _, lagging, _ = alliance_view(*args, stock, stock, 0.0, 1.0, 2025, s, hague, q, 15.0)
     assert lagging == approx(0.8)
     q |= {"us_pressure_strength": 0.0}
-    assert alliance_view(*args, stock, 0.0, 1.0, 2025, s, hague, q, 15.0)[1] == 0.0
+    assert alliance_view(*args, stock, stock, 0.0, 1.0, 2025, s, hague, q, 15.0)[1] == 0.0
+
+
+def test_us_capability_demand_is_a_path_from_start_fulfilment_to_the_targets(hague, state, p):
+    """G^D_i = 1 - F_i(t), F_i linear from f_i0 to 1 by the demand year; {} at weight 0."""
+    assert us_capability_demand(2030, state, hague, p) == {}
+    s = _small(state, stock=np.full((2, 5), 1.0), targets=[[2.0] * 5, [4.0] * 5])
+    got = us_capability_demand(2030, s, hague, p | {"us_pressure_capability_weight": 0.5})
+    assert got["capability_weight"] == 0.5
+    np.testing.assert_allclose(got["allowed_shortfall"], [0.5 / 2, 0.75 / 2])  # half-way in 2030
+
+
+def test_alliance_view_counts_capability_laggards_in_the_capability_weights_share(hague, state, p):
+    """Spending laggards (ally 1) and capability laggards (allies 1 and 2) mixed by the weight."""
+    s = replace(_three(state), stock=np.full((3, 5), 1.0), targets=np.full((3, 5), 2.0))
+    core, gdp = np.array([3.0, 2.0, 1.0]), np.array([100.0, 50.0, 50.0])
+    total = np.array([4.6, 3.6, 3.0])  # demanded in 2030: 4.5, 3.75, 3.0
+    stock = np.array([[2.0] * 5, [1.0] * 5, [1.0] * 5])  # shortfalls 0, 0.5, 0.5 > 0.25 allowed
+    targets = np.full((3, 5), 2.0)
+    args = (core, total, gdp, stock, targets, 0.0, 1.0, 2030, s, hague)
+    for weight, expected in ((0.0, 0.5), (1.0, 1.0), (0.5, 0.75)):
+        q = p | {"us_lag_tolerance_pp": 0.1, "us_pressure_capability_weight": weight}
+        assert alliance_view(*args, q, 20.0)[1] == approx(expected)
 
 
 def test_ally_measures_are_the_columns_of_one_ally():

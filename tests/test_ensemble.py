@@ -221,3 +221,96 @@ def test_edge_seeds_and_numpy_integers_draw_what_default_rng_draws():
         np.testing.assert_array_equal(stacked.gdp[r], alone.gdp)
         np.testing.assert_array_equal(stacked.spending[r], alone.spending)
         np.testing.assert_array_equal(stacked.threat[r], alone.threat)
+
+
+LEVERS = {
+    "us_pressure_capability_weight": 0.7,
+    "review_delay": 2,
+    "retrenchment_start_year": 2029,
+    "us_demand_scale": 1.3,
+}
+"""The policy levers added for the policy search, each away from its default."""
+
+
+@pytest.mark.parametrize("name", ["hague-2035", "us-retrenchment", "threat-escalation"])
+def test_engines_agree_with_the_policy_levers_away_from_their_defaults(scenarios, name):
+    """Mesa and the array engine give the same tables with every new lever set."""
+    spec = scenarios[name].with_parameters(**LEVERS)
+    ensemble = run_ensemble(spec, [3, 11])
+    for seed in (3, 11):
+        mesa = run_scenario(spec, seed)
+        for table in ("allies", "alliance"):
+            got = getattr(ensemble, table)
+            _assert_same(getattr(mesa, table), got[got["seed"] == seed].reset_index(drop=True))
+
+
+def test_runs_with_different_lever_values_in_one_chunk_match_each_run_alone(scenarios):
+    """Levers stacked per run (review year, deadline, weights) give each point's own numbers."""
+    base = scenarios["threat-escalation"]
+    sets = [{}, LEVERS, {"review_delay": -2, "us_pressure_capability_weight": 1.0}]
+    points = [replace(base.with_parameters(**s), name=f"p{i}") for i, s in enumerate(sets)]
+    allies, alliance = point_tables(points, [[5, 6]] * len(points))
+    for point in points:
+        alone = run_ensemble(point, [5, 6])
+        got = alliance[alliance["scenario"] == point.name].reset_index(drop=True)
+        pd.testing.assert_frame_equal(got, alone.alliance.assign(scenario=point.name))
+        got = allies[allies["scenario"] == point.name].reset_index(drop=True)
+        pd.testing.assert_frame_equal(got, alone.allies.assign(scenario=point.name))
+
+
+def _mean_by_year(spec, column: str, **parameters) -> pd.Series:
+    table = run_ensemble(spec, range(10), **parameters).alliance
+    return table.groupby("year")[column].mean()
+
+
+def test_pressure_aimed_at_capability_follows_capability_shortfalls(scenarios):
+    """With no ally behind on spending (a 2 pp tolerance), pressure on spending fades while
+    pressure on capability stays high: the raised targets leave most allies short of them."""
+    hague = scenarios["hague-2035"]
+    spending = _mean_by_year(hague, "us_pressure", us_lag_tolerance_pp=2.0)
+    capability = _mean_by_year(
+        hague, "us_pressure", us_lag_tolerance_pp=2.0, us_pressure_capability_weight=1.0
+    )
+    assert spending[2035] < 0.05 < 0.9 < capability[2035]
+    assert (capability.loc[2027:] > spending.loc[2027:]).all()
+
+
+def test_a_later_review_leaves_the_years_before_it_as_without_a_review(scenarios):
+    """Review moved to 2032: every year before it equals a run with no revision at all (the
+    review capped at 0), and the raised pledge lifts spending only from 2032 on."""
+    escalation = scenarios["threat-escalation"]
+    later = run_ensemble(escalation, [1, 2], review_delay=3).alliance
+    none = run_ensemble(escalation, [1, 2], review_max_change=0.0).alliance
+    before = later["year"] < 2032
+    pd.testing.assert_frame_equal(
+        later[before].reset_index(drop=True), none[before].reset_index(drop=True)
+    )
+    rise = (
+        later.groupby("year")["mean_core_pct_gdp"].mean()
+        - none.groupby("year")["mean_core_pct_gdp"].mean()
+    )
+    assert (rise.loc[2032:] > 0).all()
+
+
+def test_no_retrenchment_builds_before_the_start_year(scenarios):
+    """Retrenchment stays 0 before retrenchment_start_year; by default it builds from 2026."""
+    hague = scenarios["hague-2035"]
+    default = _mean_by_year(hague, "us_retrenchment")
+    delayed = _mean_by_year(hague, "us_retrenchment", retrenchment_start_year=2031)
+    assert default[2026] > 0
+    assert (delayed.loc[:2030] == 0).all() and delayed[2035] < default[2035]
+
+
+def test_a_higher_us_demand_brings_more_pressure_and_spending(scenarios):
+    """Scaling the demanded core share up leaves more allies behind it: more pressure and a
+    higher mean core share in 2035; scaling it down, less pressure."""
+    hague = scenarios["hague-2035"]
+    low, mid, high = (
+        run_ensemble(hague, range(10), us_demand_scale=scale)
+        .alliance.groupby("year")
+        .mean(numeric_only=True)
+        for scale in (0.6, 1.0, 1.4)
+    )
+    assert low.loc[2035, "us_pressure"] < mid.loc[2035, "us_pressure"]
+    assert mid.loc[2035, "us_pressure"] < high.loc[2035, "us_pressure"]
+    assert high.loc[2035, "mean_core_pct_gdp"] > mid.loc[2035, "mean_core_pct_gdp"]

@@ -79,7 +79,21 @@ def write_spec(folder, text=SPEC, name="search.toml"):
         ("above = 0.0\n", "", "objectives[1]: give above = x with measure years_above only"),
         ("threshold = 10\n", "threshold = 10\nally = 'DEU'\n", "objectives[0].ally: allies_ge"),
         ("adjustment_speed = {", "us_pressure_strength = {", "uncertainties.us_pressure_strength"),
-        ("us_pressure_strength = {", "consolidation_lag = {", "levers.consolidation_lag: whole"),
+        (
+            "us_pressure_strength = { range = [0.0, 1.0] }",
+            "review_delay = { range = [0, 2.5] }",
+            "levers.review_delay.range: expected a whole number, got 2.5",
+        ),
+        (
+            "us_pressure_strength = { range = [0.0, 1.0] }",
+            "retrenchment_start_year = { range = [2000, 2030] }",
+            "levers.retrenchment_start_year.range: 2000 is outside the allowed range",
+        ),
+        (
+            "us_pressure_strength = { range = [0.0, 1.0] }",
+            "us_pressure_capability_weight = { range = [0.0, 1.2] }",
+            "levers.us_pressure_capability_weight.range: 1.2 is outside the allowed range",
+        ),
         ("nfe = 24", "nfe = 6", "search.nfe: must be at least 12"),
         ('"eps-nsga2"', '"borg"', "search.algorithm: unknown algorithm 'borg'"),
         ("futures = 10", "futures = 'many'", "robustness.futures: expected a whole number"),
@@ -247,6 +261,47 @@ def test_an_interrupted_search_resumes_to_the_numbers_of_an_uninterrupted_one(tm
         assert json.loads(a.read_text()) == json.loads(b.read_text())
 
 
+MIXED = ANALYTIC.replace(
+    "us_pressure_start = {{ range = [0.0, 1.0] }}", "review_delay = {{ range = [-3, 6] }}"
+)
+
+
+def integer_target(rows):
+    """Two objectives of a real x and a whole-number n in [-3, 6]: max 1 - x, min x + |n - 2|.
+
+    Its front is n = 2 with x along [0, 1].
+    """
+    x = np.asarray(rows, dtype=float)
+    return np.column_stack([1 - x[:, 0], x[:, 0] + np.abs(x[:, 1] - 2)])
+
+
+def test_a_whole_number_lever_is_searched_in_whole_numbers_and_resumes_exactly(tmp_path):
+    spec = load_policy_spec(write_spec(tmp_path, MIXED.format(algorithm="eps-nsga2", nfe=800)))
+    assert [v.integer for v in spec.levers] == [False, True]
+    seen = []
+
+    def evaluate(rows):
+        seen.extend(row[1] for row in rows)
+        return integer_target(rows)
+
+    whole = search(spec, tmp_path / "a", evaluate, progress=False, check_stop=never_stop)
+    assert all(isinstance(n, int) and -3 <= n <= 6 for n in seen)
+    assert len(set(seen)) == 10  # every whole number of the range was tried
+    front = archive_table(spec, whole["archive"])
+    assert front["review_delay"].dtype == "int64" and (front["review_delay"] == 2).all()
+    calls = []
+
+    def stop_after_three():
+        calls.append(1)
+        if len(calls) > 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        search(spec, tmp_path / "b", integer_target, progress=False, check_stop=stop_after_three)
+    resumed = search(spec, tmp_path / "b", integer_target, progress=False, check_stop=never_stop)
+    assert resumed == whole
+
+
 # --- end to end -----------------------------------------------------------------------------------
 def test_run_optimize_writes_the_report_and_resumes_or_refuses(tmp_path):
     path = write_spec(tmp_path)
@@ -274,3 +329,20 @@ def test_run_optimize_writes_the_report_and_resumes_or_refuses(tmp_path):
     pd.testing.assert_frame_equal(analysed.outcomes, result.outcomes)  # re-analysed, not re-run
     assert (analysed.robustness["satisficing"] == 0).all()
     assert "It fails in every future." in (out / "report.md").read_text()
+
+
+def test_run_optimize_searches_the_new_policy_levers(tmp_path):
+    """Whole-number levers (review delay, retrenchment start year) with real ones, end to end."""
+    text = SPEC.replace(
+        "retrenchment_threshold = { range = [0.2, 1.0] }",
+        "review_delay = { range = [-2, 4] }\n"
+        "retrenchment_start_year = { range = [2026, 2035] }\n"
+        "us_pressure_capability_weight = { range = [0.0, 1.0] }\n"
+        "us_demand_scale = { range = [0.6, 1.4] }",
+    )
+    result = run_optimize(write_spec(tmp_path, text), tmp_path / "out", executor="serial")
+    designs = pd.read_csv(tmp_path / "out" / "designs.csv")
+    for name, low, high in (("review_delay", -2, 4), ("retrenchment_start_year", 2026, 2035)):
+        assert designs[name].dtype == "int64" and designs[name].between(low, high).all()
+    assert len(result.outcomes) == 10 * len(result.designs)
+    assert result.convergence["hypervolume"].notna().any()

@@ -5,22 +5,44 @@ from __future__ import annotations
 import numpy as np
 
 
-def lagging_share(total_pct, demanded_pct, tolerance_pp, counted):
-    """Share of allies the US counts as lagging behind its demanded path.
+def lagging_share(
+    total_pct,
+    demanded_pct,
+    tolerance_pp,
+    counted,
+    capability_weight=0.0,
+    shortfall=0.0,
+    allowed_shortfall=0.0,
+):
+    """Share of allies the US counts as lagging behind its demand.
 
-    L = #{i counted : b_i < D_i - tol} / #{i counted}
+    L = sum_{i counted} [(1 - w) 1(b_i < D_i - tol) + w 1(G_i > G^D_i)] / #{i counted}
+
+    With w = 0 the US judges spending: an ally lags when its total share b_i is below the
+    demanded path D_i by more than the tolerance. With w > 0 it judges capability as well, in
+    that share: an ally lags when its capability-target shortfall G_i exceeds the one the
+    demanded capability path allows, G^D_i (``sim.dynamics.us_capability_demand``). The Hague
+    ties the 3.5% to meeting the capability targets, and Spain argued that 2.1% meets its own
+    (DOMAIN §1): a US that judges capability presses a different set of allies.
 
     Args:
         total_pct: Each ally's total (core + related) spending, % GDP; allies on the last axis.
         demanded_pct: The demanded total for each ally this year (% GDP).
         tolerance_pp: Margin below the path still accepted (pp).
         counted: Which allies count (True for allies with forces other than the US).
+        capability_weight: w in [0, 1], the share of the judgement on capability.
+        shortfall: G_i, each ally's capability shortfall (1 - fulfilment).
+        allowed_shortfall: G^D_i, the shortfall the demanded capability path allows this year.
 
     Returns:
         L in [0, 1], one per run.
     """
     behind = (total_pct < demanded_pct - tolerance_pp) & counted
-    return behind.sum(axis=-1) / np.maximum(np.sum(counted, axis=-1), 1)
+    if np.ndim(capability_weight) == 0 and capability_weight == 0:  # spending alone
+        return behind.sum(axis=-1) / np.maximum(np.sum(counted, axis=-1), 1)
+    short = (np.asarray(shortfall) > allowed_shortfall) & counted
+    judged = (1.0 - capability_weight) * behind + capability_weight * short
+    return judged.sum(axis=-1) / np.maximum(np.sum(counted, axis=-1), 1)
 
 
 def start_lagging(pressure_start, strength):
@@ -64,12 +86,14 @@ def us_pressure(pressure_prev, lagging, strength, adjust):
     return np.clip(pressure_prev + adjust * (strength * lagging - pressure_prev), 0.0, 1.0)
 
 
-def us_retrenchment(retrench_prev, pressure_prev, lagging, threshold, rate, floor):
+def us_retrenchment(retrench_prev, pressure_prev, lagging, threshold, rate, floor, active=True):
     """US retrenchment from Europe after sustained high pressure with laggards.
 
-    R_t = max(F_t, min(1, R_{t-1} + r * max(0, U_{t-1} - u*) * L_{t-1}))
+    R_t = max(F_t, min(1, R_{t-1} + a_t r max(0, U_{t-1} - u*) L_{t-1}))
 
-    Retrenchment never reverses within a run; a scenario may impose a floor path F_t.
+    Retrenchment never reverses within a run; a scenario may impose a floor path F_t. a_t is 1
+    once the US's withdrawal threat may be carried out (``retrenchment_start_year``: a deadline
+    it announces, as Congress's threats to withdraw troops did, DOMAIN §5) and 0 before.
 
     Args:
         retrench_prev: R_{t-1} in [0, 1] (share of US capability withdrawn from Europe).
@@ -78,9 +102,10 @@ def us_retrenchment(retrench_prev, pressure_prev, lagging, threshold, rate, floo
         threshold: u*, pressure above which retrenchment builds.
         rate: r (1/yr).
         floor: F_t, the scenario's imposed retrenchment.
+        active: a_t, whether retrenchment may build this year (True or False, per run).
 
     Returns:
         R_t.
     """
-    built = retrench_prev + rate * np.maximum(0.0, pressure_prev - threshold) * lagging
+    built = retrench_prev + rate * active * np.maximum(0.0, pressure_prev - threshold) * lagging
     return np.maximum(floor, np.minimum(1.0, built))

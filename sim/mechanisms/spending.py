@@ -88,12 +88,16 @@ def desired_core_share(
     pressure_response,
     consolidation=0.0,
     rivalry=0.0,
+    capability_weight=0.0,
+    allowed_shortfall=0.0,
 ):
     """The core share (% GDP) an ally wants this year.
 
     n_i = max(h_i, k_T T_i + V_i) + k_C max(0, G_i - G_i0) - lambda_i (S_i - S_i0)
           + w (m - m_0) - K_i
-    b*_i = n_i + nu * max(0, P_i - n_i) + pi * U * max(0, D_i - n_i)
+    b*_i = n_i + nu * max(0, P_i - n_i) + pi * U * max(0, D_i - n_i)             (omega = 0)
+    b*_i = n_i + nu * max(0, P_i - n_i)
+           + pi * U * [(1 - omega) max(0, D_i - n_i) + omega k_C max(0, G_i - G^D_i)]
 
     A linearisation of the reduced-form demand q_i(I, S, T, U) of the joint-product model
     (Sandler; DOMAIN §4.2) and the composite rule of DOMAIN §4.4 around the ally's habit h_i: its
@@ -109,7 +113,10 @@ def desired_core_share(
     (peer conformity, Odehnal et al. 2021), falls with allied spill-in S (free riding) and with
     a fiscal consolidation K after a recession (``consolidation``). It is then pulled toward its
     own pledge path P by its commitment nu, and toward the US-demanded path D in proportion to US
-    pressure U.
+    pressure U. When the US aims a share omega of its pressure at capability-target shortfalls
+    (``us_pressure_capability_weight``; The Hague ties the 3.5% to meeting the targets, DOMAIN
+    §1), that share presses the ally to close its shortfall beyond the one the demanded
+    capability path allows, G^D_i, valued as the ally values a shortfall (k_C pp per unit).
 
     Args:
         anchor: h_i, the habit (% GDP).
@@ -131,6 +138,8 @@ def desired_core_share(
         pressure_response: pi in [0, 1].
         consolidation: K_i, pp of GDP (``consolidation_cut``).
         rivalry: V_i, pp of GDP (0 without a documented rival).
+        capability_weight: omega in [0, 1], the share of US pressure aimed at capability.
+        allowed_shortfall: G^D_i, the shortfall the demanded capability path allows this year.
 
     Returns:
         b*_i (% GDP), not yet bounded.
@@ -142,10 +151,14 @@ def desired_core_share(
         + conformity * (mean_burden - mean_burden_ref)
         - consolidation
     )
+    pressed = np.maximum(0.0, demand_path - natural)
+    if np.ndim(capability_weight) or capability_weight != 0:  # pressure aimed at capability too
+        capability_gap = capability_response * np.maximum(0.0, shortfall - allowed_shortfall)
+        pressed = (1.0 - capability_weight) * pressed + capability_weight * capability_gap
     return (
         natural
         + pledge_commitment * np.maximum(0.0, pledge_path - natural)
-        + pressure_response * pressure * np.maximum(0.0, demand_path - natural)
+        + pressure_response * pressure * pressed
     )
 
 

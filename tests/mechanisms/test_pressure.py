@@ -42,3 +42,25 @@ def test_start_lagging_keeps_the_stated_start_pressure():
         assert us_pressure(u0, lag, strength, 0.5) == approx(u0)
     assert start_lagging(1.0, 0.5) == 1.0
     assert start_lagging(0.4, 0.0) == 0.0
+
+
+def test_lagging_share_judges_capability_in_the_capability_weights_share():
+    """L = sum [(1 - w) 1(b < D - tol) + w 1(G > G^D)] / #counted."""
+    total = np.array([1.0, 3.0, 3.0, 1.0])  # ally 0 behind on spending
+    shortfall = np.array([0.1, 0.5, 0.4, 0.9])  # allies 1 and 2 behind on capability
+    counted = np.array([True, True, True, False])
+    args = (total, 3.0, 0.0, counted)
+    assert lagging_share(*args, 0.0, shortfall, 0.3) == approx(1 / 3)
+    assert lagging_share(*args, 1.0, shortfall, 0.3) == approx(2 / 3)
+    assert lagging_share(*args, 0.5, shortfall, 0.3) == approx(0.5)
+    per_run = lagging_share(*args, np.array([[0.0], [1.0]]), shortfall, 0.3)
+    np.testing.assert_allclose(per_run, [1 / 3, 2 / 3])
+
+
+def test_retrenchment_builds_only_once_active_and_the_floor_holds_before():
+    """a_t = 0 before the withdrawal deadline: R = max(F, R'); per run when runs differ."""
+    assert us_retrenchment(0.1, 0.8, 0.5, 0.6, 0.2, 0.0, False) == 0.1
+    assert us_retrenchment(0.1, 0.8, 0.5, 0.6, 0.2, 0.3, False) == 0.3
+    assert us_retrenchment(0.1, 0.8, 0.5, 0.6, 0.2, 0.0, True) == approx(0.12)
+    got = us_retrenchment(0.1, 0.8, 0.5, 0.6, 0.2, 0.0, np.array([True, False]))
+    np.testing.assert_allclose(got, [0.12, 0.1])

@@ -161,3 +161,17 @@ def test_no_overdue_pledge_anywhere_gives_the_plan_alone_bit_for_bit():
     assert one.shape == each.shape == (20, 32)
     np.testing.assert_array_equal(one, each)
     assert np.isnan(one[:, np.isnan(plan)]).all()
+
+
+def test_pressure_aimed_at_capability_presses_the_capability_shortfall():
+    """pi U [(1 - omega) max(0, D - n) + omega k_C max(0, G - G^D)], here n = 2.4, pi U = 0.4."""
+    pressed = NEUTRAL | {"demand_path": 3.0, "shortfall": 0.5, "pledge_commitment": 0.0}
+    assert desired_core_share(**pressed) == approx(2.4 + 0.4 * 0.6)  # the spending gap
+    capability = pressed | {"capability_weight": 1.0, "allowed_shortfall": 0.4}
+    assert desired_core_share(**capability) == approx(2.4 + 0.4 * 2.0 * 0.1)
+    half = capability | {"capability_weight": 0.5}
+    assert desired_core_share(**half) == approx(2.4 + 0.4 * (0.5 * 0.6 + 0.5 * 0.2))
+    on_track = capability | {"demand_path": 10.0, "allowed_shortfall": 0.6}
+    assert desired_core_share(**on_track) == approx(2.4)  # spending gap ignored, targets on path
+    per_run = desired_core_share(**(capability | {"capability_weight": np.array([0.0, 1.0])}))
+    np.testing.assert_allclose(per_run, [2.64, 2.48])
