@@ -6,8 +6,10 @@ years; 2023-2024 are held out, and the 2025 step is a further check). Parameters
 alliance-wide: ally differences come only from observable attributes the mechanisms already use
 (distance to Russia, a border, a coast, a documented rival, GDP, debt). The runs
 use fixed seeds, so the objective is deterministic and a calibration is reproducible from its
-command. The result is written to ``scenarios/calibration.toml``, which the parameter defaults
-read (``sim.parameters``).
+command. The behavioural parameters are fitted with the implementation noise at its prior
+(``MEAN_FIT``); the noise is then fitted to the fitted model's 1-3 year forecast errors over the
+training years (``sim.noise_fit``), and sets the forecasts' spread. The result is written to
+``scenarios/calibration.toml``, which the parameter defaults read (``sim.parameters``).
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from pathlib import Path
 
 from sim.data import DEFAULT_EDITION, check_edition
 from sim.executors import worker_init
-from sim.parameters import PARAMETERS, PRIORS, calibration_file
+from sim.noise_fit import NOISE, NoiseFit, fit_noise
+from sim.parameters import MEAN_FIT, PARAMETERS, PRIORS, calibration_file
 from sim.store import atomic_write
 from sim.validation import SEED, TEST, TRAIN, hindcast, hindcast_metrics, train_error_rmse
 
@@ -60,6 +63,7 @@ class Calibration:
         replications: Runs averaged per evaluation.
         seed: Seed of the optimiser and root seed of the runs.
         data_edition: Edition of NATO's tables the hindcast started from and was fitted to.
+        noise: The implementation noise fitted after the parameters (None: not fitted).
     """
 
     values: dict[str, float]
@@ -73,6 +77,7 @@ class Calibration:
     replications: int
     seed: int
     data_edition: str = DEFAULT_EDITION
+    noise: NoiseFit | None = None
 
     @property
     def command(self) -> str:
@@ -95,8 +100,11 @@ def train_rmse(
     seed: int,
     data_edition: str = DEFAULT_EDITION,
 ) -> float:
-    """The objective: hindcast RMSE (pp) over 2015-2022 with parameters ``names`` set to ``x``."""
-    values = dict(zip(names, map(float, x), strict=True))
+    """The objective: hindcast RMSE (pp) over 2015-2022 with parameters ``names`` set to ``x``.
+
+    The other parameters keep their defaults, but the noise its prior (``MEAN_FIT``).
+    """
+    values = {**MEAN_FIT, **dict(zip(names, map(float, x), strict=True))}
     _, table = hindcast(replications, seed, data_edition, **values)
     return train_error_rmse(table)
 
@@ -111,7 +119,7 @@ def calibrate(
     fit: Sequence[str] = FITTED,
     data_edition: str = DEFAULT_EDITION,
 ) -> Calibration:
-    """Fit parameters to the 2015-2022 hindcast.
+    """Fit parameters to the 2015-2022 hindcast, then the noise to the fit's forecast errors.
 
     Args:
         replications: Runs averaged per objective evaluation (seeds fixed).
@@ -124,11 +132,14 @@ def calibrate(
         data_edition: Edition of NATO's tables the hindcast starts from and is fitted to.
 
     Returns:
-        The fitted values and their fit.
+        The fitted values, their fit and the noise fitted with them.
     """
-    unknown = [n for n in fit if n not in PARAMETERS or PARAMETERS[n].integer]
+    unknown = [n for n in fit if n not in PARAMETERS or PARAMETERS[n].integer or n == NOISE]
     if unknown or not fit:
-        raise ValueError(f"cannot fit {unknown or 'no parameter'}: name continuous parameters")
+        raise ValueError(
+            f"cannot fit {unknown or 'no parameter'}: name continuous behavioural parameters "
+            f"({NOISE} is fitted after them)"
+        )
     check_edition(data_edition)
     bounds = [(PARAMETERS[n].low, PARAMETERS[n].high) for n in fit]
     prior = [PRIORS[n] for n in fit]
@@ -173,8 +184,9 @@ def calibrate(
         )
     # Stored to 4 decimals; the fit is that of the stored values.
     values = {n: round(float(v), 4) for n, v in zip(fit, result.x, strict=True)}
-    sim, table = hindcast(replications, seed, data_edition, **values)
+    sim, table = hindcast(replications, seed, data_edition, **MEAN_FIT, **values)
     fit = hindcast_metrics(table, sim)
+    noise = fit_noise(TRAIN.stop - 1, values, seed=seed, data_edition=data_edition)
     return Calibration(
         values=values,
         rmse_train_pp=fit["rmse_train_pp"],
@@ -187,6 +199,7 @@ def calibrate(
         replications=replications,
         seed=seed,
         data_edition=data_edition,
+        noise=noise,
     )
 
 
@@ -226,8 +239,35 @@ def calibration_toml(cal: Calibration, when: date) -> str:
         "",
         "[parameters]",
         *(f"{name} = {value!r}" for name, value in cal.values.items()),
+        *_noise_lines(cal.noise),
     ]
     return "\n".join(lines) + "\n"
+
+
+def _noise_lines(noise: NoiseFit | None) -> list[str]:
+    """The noise's value under [parameters] and how it was fitted, in a [noise] table."""
+    if noise is None:
+        return []
+    per_horizon = {
+        "forecasts": noise.forecasts,
+        "rmse_pp": noise.rmse_pp,
+        "model_sd_pp": noise.model_sd_pp,
+        "gain": noise.gain,
+    }
+    return [
+        f"# Fitted after the parameters above: {noise.describe()}.",
+        f"{NOISE} = {noise.sd!r}",
+        "",
+        "[noise]",
+        'method = "method of moments on the 1-3 year forecast errors (sim/noise_fit.py)"',
+        f"as_of = {noise.as_of}",
+        f"replications = {noise.replications}",
+        f"seed = {noise.seed}",
+        *(
+            f"{key} = {{ {', '.join(f'h{h} = {v!r}' for h, v in values.items())} }}"
+            for key, values in per_horizon.items()
+        ),
+    ]
 
 
 def write_calibration(cal: Calibration, path: Path | None = None) -> Path:

@@ -554,7 +554,7 @@ def _optimize(args: argparse.Namespace) -> int:
 
     def search():
         if args.workers:
-            check_workers(args.workers)
+            check_workers(args.workers, cluster=False)
         return run_optimize(
             args.spec,
             args.out,
@@ -636,6 +636,10 @@ def _calibrate(args: argparse.Namespace) -> int:
 
     path = args.out or calibration_file()
     _check_file(path, "calibrate")
+    try:
+        check_workers(args.workers, cluster=False)
+    except LimitError as exc:
+        raise UsageError(f"alliance calibrate: {exc}") from None
     generations = args.generations or 30
     bar = tqdm(total=generations, unit="generation", disable=None)
 
@@ -661,6 +665,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     )
     for name, value in cal.values.items():
         print(f"  {name:28} {value:g}")
+    print(f"Then the forecasts' spread: {cal.noise.describe()}")
     print(f"Written: {path}")
     return 0
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from sim.columns import ALLIANCE_COLUMNS, ALLY_COLUMNS
+from sim.parameters import DEFAULTS
 from sim.posterior import Posterior
 from sim.run_summary import alliance_lines, plans_table, run_heading
 from sim.scenario import Scenario
@@ -119,6 +120,14 @@ def _band(lo: float, mid: float, hi: float, fmt: str) -> str:
     return f"{fmt.format(mid)} [{fmt.format(lo)}-{fmt.format(hi)}]"
 
 
+def _noise(spec: Scenario) -> str:
+    """The noise's value and where it comes from (the calibration, or the scenario)."""
+    value = spec.parameters["spending_noise_sd"]
+    if value == DEFAULTS["spending_noise_sd"]:
+        return f"{value:.2f} pp, calibrated to the model's past forecast errors"
+    return f"{value:g} pp, set by the scenario"
+
+
 def format_forecast(forecast: Forecast) -> str:
     """The final year per ally and for the alliance, as median [5%-95%], and the plans."""
     s, final = forecast.scenario, forecast.scenario.end_year
@@ -143,8 +152,8 @@ def format_forecast(forecast: Forecast) -> str:
     heading = (
         f"Median [5%-95%] of {forecast.replications} runs ({spread}), the runs of `alliance "
         f"batch {s.name} --replications {forecast.replications} --seed {forecast.seed} "
-        f"--uncertainty {forecast.uncertainty}` (`--single` shows one seeded run). "
-        f"Final year {final}:"
+        f"--uncertainty {forecast.uncertainty}` (`--single` shows one seeded run). The shocks "
+        f"include each year's implementation noise ({_noise(s)}). Final year {final}:"
     )
     return "\n".join(
         [

@@ -119,17 +119,24 @@ def check_plan(
         raise LimitError(f"{flag}: needs {plan.describe(workers)}; {hint}")
 
 
-def check_workers(workers: int) -> None:
+def check_workers(workers: int, cluster: bool = True) -> None:
     """Refuse more local workers than ``max_workers()``.
 
+    Args:
+        workers: The local workers asked for.
+        cluster: Whether the command can run on a cluster instead (``--scheduler``).
+
     Raises:
-        LimitError: One line naming ``--workers`` and the limit.
+        LimitError: One line naming ``--workers``, the limit and, with ``cluster``, the way out.
     """
     most = max_workers()
     if workers > most:
+        remedy = (
+            "use --scheduler to run on a cluster" if cluster else f"use --workers {most} or fewer"
+        )
         raise LimitError(
             f"--workers {workers}: this machine holds at most {most} local workers (four per "
-            "CPU, within its free memory); use --scheduler to run on a cluster"
+            f"CPU, within its free memory); {remedy}"
         )
 
 

@@ -183,8 +183,10 @@ _DEFINITIONS = [
        "docs/plans.md: cuts from 1 yr (small, constrained allies) to 2 yr (UK SDSR 2010) after",
        "Years from a recession's output loss to the budget consolidation it brings.", True),
     _p("spending_noise_sd", 0.05, "pp GDP", 0.0, 0.5,
-       "DOMAIN §4.4: implementation shortfalls (Poland 2024 planned 4.2, spent 3.8)",
-       "Standard deviation of the yearly implementation error of the core share."),
+       "DOMAIN §4.4: implementation shortfalls (Poland 2024 planned 4.2, spent 3.8); the "
+       "mean fits' value; calibrated to the model's 1-3 year forecast errors (sim/noise_fit.py)",
+       "Standard deviation of the yearly error of the core share (implementation and the "
+       "model's own error): the forecasts' spread."),
     _p("fiscal_max_rise_pp", 0.6, "pp GDP/yr", 0.05, 2.0,
        "data: largest yearly rises 2022-25 (LTU +1.15, POL +0.7 pp)",
        "Largest yearly rise of the core share for an ally with full fiscal space."),
@@ -308,6 +310,14 @@ _DEFINITIONS = [
 
 PRIORS: MappingProxyType[str, float] = MappingProxyType({p.name: p.default for p in _DEFINITIONS})
 """Every parameter's documented value before calibration (the calibration's starting point)."""
+
+MEAN_FIT: MappingProxyType[str, float] = MappingProxyType(
+    {"spending_noise_sd": PRIORS["spending_noise_sd"]}
+)
+"""Values the mean-fitting stages run with (``alliance calibrate``, its ABC, the rolling refits):
+the implementation noise at its documented prior. Its calibrated value is fitted after them, on
+the model's forecast errors (``sim.noise_fit``), so no fit depends on a noise an earlier
+calibration wrote."""
 
 
 class CalibrationFileError(SpecError):

@@ -34,6 +34,12 @@ same method (differential evolution on the hindcast RMSE) on 2015-o only, with a
 2014 that itself knows only what was known at o; ``rolling_origin(parameters=...)`` forecasts
 with them.
 
+**Noise.** The spread of the model's forecasts comes from the implementation noise
+``spending_noise_sd``, fitted per origin by ``sim.noise_fit`` to the model's own 1-3 year forecast
+errors over the years up to the origin, with that check's parameters (the refit, the calibrated
+values or the posterior draws); ``rolling_checks`` records each fit. The refits, like the
+calibration, fit the mean path with the noise at its prior (``MEAN_FIT``).
+
 **Remaining leaks.** Every figure up to o is the latest edition's (restated, revised), not what
 was published at o: the repository holds no real-time vintages. Static attributes (distance, land
 border, coast, documented rivalries, the related-spending file, which only enters runs from 2025)
@@ -82,7 +88,8 @@ from sim.data import (
 from sim.ensemble import _simulate, stack_parameters
 from sim.initial import ScenarioData, build_initial_state, scenario_data
 from sim.mechanisms.spending import spill_in
-from sim.parameters import PARAMETERS, PRIORS, lead_times
+from sim.noise_fit import NOISE, NoiseFit, per_origin
+from sim.parameters import MEAN_FIT, PARAMETERS, PRIORS, lead_times
 from sim.posterior import Posterior
 from sim.scenario import Scenario, load_scenario
 from sim.shocks import replication_seeds
@@ -133,11 +140,11 @@ def known_reference(ref: Reference, as_of: int) -> Reference:
     )
 
 
-def _check_origin(origin: int) -> None:
-    if not FIRST_YEAR + 2 <= origin <= 2024:
+def _check_origin(origin: int, earliest: int = FIRST_YEAR + 2) -> None:
+    if not earliest <= origin <= 2024:
         raise ValueError(
-            f"origin {origin} outside {FIRST_YEAR + 2}-2024 (the baselines need two earlier "
-            "years, the model the origin's published figures)"
+            f"origin {origin} outside {earliest}-2024 (the baselines need two earlier years, "
+            "the model the origin's published figures)"
         )
 
 
@@ -240,7 +247,7 @@ def model_samples(
         posterior: Draw each run's parameters from it (``sim.uncertainty``), or None.
         parameters: Parameter values replacing the calibrated ones (e.g. ``refit``'s).
     """
-    _check_origin(origin)
+    _check_origin(origin, FIRST_YEAR + 1)
     spec = rolling_scenario(origin, origin, origin + max(horizons), data_edition)
     spec = spec.with_parameters(**(parameters or {}))
     data = known_data(spec, origin)
@@ -494,6 +501,7 @@ def rolling_origin(
     data_edition: str = DEFAULT_EDITION,
     posterior: Posterior | None = None,
     parameters: Mapping[int, Mapping[str, float]] | None = None,
+    noise: Mapping[int, float] | None = None,
 ) -> RollingCheck:
     """Forecast from every origin with the model and the baselines, and score the forecasts.
 
@@ -508,6 +516,8 @@ def rolling_origin(
             (random shocks alone).
         parameters: Per origin, parameter values replacing the calibrated ones (``refit``'s);
             not with a posterior.
+        noise: Per origin, the implementation noise ``spending_noise_sd`` fitted on the years up
+            to it (``sim.noise_fit.per_origin``), or None for the calibrated one.
 
     Returns:
         The table and its scores.
@@ -516,12 +526,16 @@ def rolling_origin(
         raise ValueError("give a posterior or per-origin parameters, not both")
     if not horizons or min(horizons) < 1:
         raise ValueError(f"horizons must be positive, got {list(horizons)}")
+    for origin in origins:
+        _check_origin(origin)
     check_edition(data_edition)
     observed = load_reference(edition=data_edition).core
     seeds = replication_seeds(seed, 0, replications)
     frames = []
     for origin in origins:
-        own = (parameters or {}).get(origin)
+        own = {**(parameters or {}).get(origin, {})}
+        if noise:
+            own[NOISE] = noise[origin]
         iso3, samples = model_samples(origin, horizons, seeds, data_edition, posterior, own)
         known = known_reference(load_reference(edition=data_edition), origin).core
         forecasts = {"model": samples} | baseline_samples(known.reindex(iso3), origin, horizons)
@@ -536,6 +550,7 @@ def rolling_origin(
         "data_edition": data_edition,
         "parameters": source,
         "refit": {int(o): dict(v) for o, v in (parameters or {}).items()},
+        "noise": {int(o): float(v) for o, v in (noise or {}).items()},
     }
     if posterior is not None:
         about = ("date", "command", "train")
@@ -585,7 +600,7 @@ def refit(
     published allies with forces, 2015-``origin``; the hindcast knows only what was known at
     ``origin`` (``rolling_scenario(2014, origin, origin)``, ``known_data``). Differential evolution
     as in ``sim.calibration.calibrate``: starts from the documented priors, deferred updating, no
-    polish, the runs' seeds fixed.
+    polish, the runs' seeds fixed, the implementation noise at its prior (``MEAN_FIT``).
 
     Args:
         origin: The last year fitted.
@@ -599,7 +614,7 @@ def refit(
     from scipy.optimize import differential_evolution  # 0.3 s to import: only when fitting
 
     _check_origin(origin)
-    spec = rolling_scenario(FIRST_YEAR, origin, origin, data_edition)
+    spec = rolling_scenario(FIRST_YEAR, origin, origin, data_edition).with_parameters(**MEAN_FIT)
     data = known_data(spec, origin)
     known = known_reference(load_reference(edition=data_edition), origin).core
     obs = known.reindex(index=data.iso3, columns=list(spec.years)[1:]).to_numpy(float).T
@@ -636,12 +651,15 @@ class RollingChecks:
             (``scenarios/calibration.toml``, fitted on 2015-2022) and, when one is given,
             ``posterior`` (draws from it); in that order.
         refits: The refit of each origin.
+        noise: Per check, the implementation noise fitted at each origin on the years up to it,
+            with that check's parameters (``sim.noise_fit``).
         budget: Each refit's ``replications``, ``generations`` and ``population``.
         seconds: Wall time of the refits and checks.
     """
 
     checks: dict[str, RollingCheck]
     refits: dict[int, Refit]
+    noise: dict[str, dict[int, NoiseFit]]
     budget: dict[str, int]
     seconds: float
 
@@ -658,7 +676,7 @@ def rolling_checks(
     generations: int = 30,
     population: int = 10,
 ) -> RollingChecks:
-    """Refit per origin, then run ``rolling_origin`` with each source of parameters.
+    """Refit per origin, fit the noise per origin, then run ``rolling_origin`` with each source.
 
     Args:
         origins: Origin years.
@@ -690,10 +708,18 @@ def rolling_checks(
         "seed": seed,
         "data_edition": data_edition,
     }
-    checks = {
-        "refit": rolling_origin(**common, parameters={o: r.values for o, r in refits.items()}),
-        "calibrated": rolling_origin(**common),
-    }
+    fitted = {o: r.values for o, r in refits.items()}
+    sources = {"refit": {"parameters": fitted}, "calibrated": {}}
     if posterior is not None:
-        checks["posterior"] = rolling_origin(**common, posterior=posterior)
-    return RollingChecks(checks, refits, budget, time.perf_counter() - started)
+        sources["posterior"] = {"posterior": posterior}
+    noise = {
+        name: per_origin(origins, seed=seed, data_edition=data_edition, **source)
+        for name, source in sources.items()
+    }
+    checks = {
+        name: rolling_origin(
+            **common, **source, noise={o: fit.sd for o, fit in noise[name].items()}
+        )
+        for name, source in sources.items()
+    }
+    return RollingChecks(checks, refits, noise, budget, time.perf_counter() - started)

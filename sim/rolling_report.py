@@ -15,12 +15,14 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from sim.data import WITHHELD
-from sim.parameters import DEFAULTS
+from sim.noise_fit import NOISE
+from sim.parameters import DEFAULTS, PRIORS
 from sim.rolling import (
     BASELINES,
     RollingCheck,
     RollingChecks,
     reliability,
+    summarise,
 )
 from sim.store import atomic_write
 
@@ -112,6 +114,32 @@ def _score_table(rows: list[tuple[str, str, pd.DataFrame]], horizon: int | None)
     return lines
 
 
+def _origin_table(result: RollingChecks) -> list[str]:
+    """Per origin (horizons pooled): each forecast's 50% and 90% coverage and CRPS."""
+    origins = result.checks["refit"].settings["origins"]
+    lines = [
+        "| forecast | " + " | ".join(f"from {o}" for o in origins) + " |",
+        "|---|" + "---:|" * len(origins),
+    ]
+    for variant, check in result.checks.items():
+        lines.append(_origin_row(MODEL_LABELS[variant], check, "model", origins))
+    for name in BASELINES:
+        lines.append(_origin_row(BASELINE_LABELS[name], result.checks["refit"], name, origins))
+    return lines
+
+
+def _origin_row(label: str, check: RollingCheck, method: str, origins: list[int]) -> str:
+    per = summarise(check.table, ["origin"]).set_index(["method", "origin"])
+    cells = (per.loc[(method, o)] for o in origins)
+    return (
+        f"| {label} | "
+        + " | ".join(
+            f"{_pct(r['coverage_50'])} / {_pct(r['coverage_90'])} / {r['crps']:.3f}" for r in cells
+        )
+        + " |"
+    )
+
+
 def _verdict(low: float, high: float, value: float) -> str:
     if value < low:
         return "too narrow"
@@ -159,8 +187,8 @@ def findings(result: RollingChecks) -> str:
         "2015-2022 and so after three of the four origins, the CRPS is "
         f"{calibrated['crps']:.3f} pp and the 90% and 50% intervals cover "
         f"{_pct(calibrated['coverage_90'])} and {_pct(calibrated['coverage_50'])}."
-        f"{_posterior_finding(result)} Without a posterior the bands come from the random "
-        "shocks alone, around one parameter set."
+        f"{_posterior_finding(result)} Every band's spread comes from the implementation "
+        "noise fitted at each origin to the model's own forecast errors up to it (below)."
     )
 
 
@@ -186,6 +214,26 @@ def _refit_table(result: RollingChecks) -> list[str]:
         lines.append(f"| {name} | {cells} | {DEFAULTS[name]:.4g} |")
     rmse = " | ".join(f"{r.rmse_pp:.3f} pp" for r in refits.values())
     lines.append(f"| hindcast RMSE over the years fitted | {rmse} | |")
+    return lines
+
+
+def _noise_table(result: RollingChecks) -> list[str]:
+    """``spending_noise_sd`` fitted per origin for each row, and the errors it was fitted to."""
+    origins = list(result.refits)
+    lines = [
+        "| parameters | " + " | ".join(f"up to {o}" for o in origins) + " |",
+        "|---|" + "---:|" * len(origins),
+    ]
+    for variant, fits in result.noise.items():
+        cells = " | ".join(f"{fits[o].sd:.3f} pp" for o in origins)
+        lines.append(f"| {MODEL_LABELS[variant]} | {cells} |")
+    fits = result.noise["refit"]
+    rmse = " | ".join(
+        ", ".join(f"h{h} {v:.2f}" for h, v in fits[o].rmse_pp.items()) for o in origins
+    )
+    lines.append(f"| RMSE of the refitted model's forecasts (pp) | {rmse} |")
+    counts = " | ".join(str(sum(fits[o].forecasts.values())) for o in origins)
+    lines.append(f"| ally-forecasts fitted | {counts} |")
     return lines
 
 
@@ -256,6 +304,11 @@ def section_markdown(result: RollingChecks, plot_link: str, command: str) -> str
         "only what was known at o. The calibrated "
         "parameters (`scenarios/calibration.toml`) were fitted on 2015-2022, after origins "
         "2017-2021: their row below carries that leak." + _posterior_note(result),
+        "- **Noise:** the implementation noise `spending_noise_sd` that spreads each forecast is "
+        "fitted per origin to the model's own 1-3 year forecast errors over the years up to o, "
+        "with that row's parameters (method of moments, `sim/noise_fit.py`; values below). The "
+        "refits, like the calibration, fit the mean path with the noise at its prior "
+        f"({PRIORS[NOISE]:g} pp).",
         f"- **Withheld allies** ({', '.join(WITHHELD)}): their 2015-2024 shares are not in the "
         "data, so they start from their 2014 share (not the default 2014-2025 interpolation, "
         "which would bring their 2025 value into every forecast through the alliance-wide "
@@ -282,11 +335,21 @@ def section_markdown(result: RollingChecks, plot_link: str, command: str) -> str
         parts += [f"Horizon {h}:", "", *_score_table(rows, h), ""]
     parts += ["Horizons pooled:", "", *_score_table(pooled, None), ""]
     parts += [
+        "Per origin, horizons pooled (50% interval covers / 90% interval covers / CRPS in pp):",
+        "",
+        *_origin_table(result),
+        "",
+    ]
+    parts += [
         f"![Reliability: nominal against observed coverage]({plot_link})",
         "",
         "### Refitted parameters",
         "",
         *_refit_table(result),
+        "",
+        "### Fitted noise",
+        "",
+        *_noise_table(result),
         "",
         "### Per ally (refitted model, horizons pooled; CRPS in pp)",
         "",

@@ -5,7 +5,9 @@ from pytest import approx
 
 import sim.validation
 from sim.calibration import FITTED, calibrate, calibration_toml, write_calibration
+from sim.noise_fit import NOISE
 from sim.parameters import (
+    MEAN_FIT,
     PARAMETERS,
     PRIORS,
     CalibrationFileError,
@@ -19,13 +21,13 @@ VALID = 'date = 2026-01-01\ncommand = "alliance calibrate"\n[parameters]\nfree_r
 def test_the_defaults_are_the_calibration_files_values():
     cal = read_calibration()
     assert cal, "scenarios/calibration.toml is shipped"
-    assert set(cal["parameters"]) == set(FITTED)
+    assert set(cal["parameters"]) == {*FITTED, NOISE}
     for name, value in cal["parameters"].items():
         assert PARAMETERS[name].default == value
         assert PARAMETERS[name].source.startswith(f"calibrated {cal['date']}")
     assert {"rmse_train_pp", "rmse_train_prior_pp", "rmse_test_pp"} <= set(cal["fit"])
     assert cal["command"].startswith("alliance calibrate ")
-    untouched = set(PARAMETERS) - set(FITTED)
+    untouched = set(PARAMETERS) - {*FITTED, NOISE}
     assert all(PARAMETERS[n].default == PRIORS[n] for n in untouched)
 
 
@@ -62,7 +64,8 @@ def test_calibration_is_reproducible_never_worse_than_the_priors_and_round_trips
     assert one.rmse_train_pp <= one.rmse_train_prior_pp + 1e-3  # the priors start the search
     path = write_calibration(one, tmp_path / "calibration.toml")
     back = read_calibration(path)
-    assert back["parameters"] == one.values
+    assert back["parameters"] == one.values | {NOISE: one.noise.sd}
+    assert back["noise"]["as_of"] == 2022 and back["noise"]["forecasts"]["h1"] > 0
     assert back["command"] == (
         "alliance calibrate --replications 2 --generations 1 --population 1 --seed 5"
     )
@@ -74,7 +77,7 @@ def test_calibration_recovers_known_parameters_from_a_synthetic_panel(monkeypatc
     """Twin experiment: 'observations' made by the model itself at known values are fitted back."""
     truth = {"adjustment_speed": 0.6, "threat_response_pp": 3.0}
     real = sim.validation.observed_core()
-    made, _ = hindcast(8, 11, **truth)
+    made, _ = hindcast(8, 11, **MEAN_FIT, **truth)
     synthetic = made.mean.unstack("year").reindex(index=real.index)
     synthetic = synthetic.reindex(columns=real.columns).where(real.notna())
     monkeypatch.setattr(sim.validation, "observed_core", lambda *_, **__: synthetic)
@@ -90,3 +93,5 @@ def test_calibration_rejects_unknown_or_whole_number_parameters():
         calibrate(fit=("lead_time_logistics",))
     with pytest.raises(ValueError, match="nope"):
         calibrate(fit=("nope",))
+    with pytest.raises(ValueError, match="fitted after them"):
+        calibrate(fit=(NOISE,))

@@ -22,7 +22,7 @@ import sim
 from sim.cli import build_parser, main
 from sim.columns import ALLIANCE_TABLE, ALLIES_TABLE
 from sim.data import load_reference
-from sim.parameters import PARAMETERS
+from sim.parameters import DEFAULTS, PARAMETERS
 from sim.scenario import load_scenario
 from sim.uncertainty import resolve, run_scenarios
 
@@ -128,6 +128,8 @@ def test_run_prints_medians_and_bands_of_the_forecast_tables(hague7):
         "the runs of `alliance batch hague-2035 --replications 200 --seed 7 "
         "--uncertainty posterior`" in printed
     )
+    noise = DEFAULTS["spending_noise_sd"]
+    assert f"implementation noise ({noise:.2f} pp, calibrated to the model's past" in printed
     alliance = pd.read_parquet(out / "forecast_alliance.parquet").set_index(["year", "quantile"])
     lo, mid, hi = (alliance.loc[(2035, q)] for q in (0.05, 0.5, 0.95))
     m = re.search(r"allies at >= 3\.5% core:\s+(\d+) \[(\d+)-(\d+)\]", printed)
@@ -306,6 +308,8 @@ def test_set_whole_number_parameter(tmp_path):
 
 # --- bad input -------------------------------------------------------------------------------
 
+POLICY_SPEC = Path(__file__).resolve().parents[1] / "experiments" / "policy_search.toml"
+
 
 def _assert_one_line(err: str, *names: str) -> None:
     assert err.count("\n") == 1 and err.endswith("\n"), repr(err)
@@ -331,6 +335,11 @@ def _assert_one_line(err: str, *names: str) -> None:
         (["batch", "hague-2035", "--replications", "0"], ["--replications", "at least 1"]),
         (["batch", "hague-2035", "--replications", "-3"], ["--replications"]),
         (["batch", "hague-2035", "--workers", "0"], ["--workers"]),
+        (["calibrate", "--workers", "100000"], ["--workers 100000", "or fewer"]),
+        (
+            ["optimize", str(POLICY_SPEC), "--workers", "100000"],
+            ["--workers 100000", "or fewer"],
+        ),
         (["batch", "hague-2035", "--engine", "netlogo"], ["--engine", "netlogo"]),
         (["batch", "hague-2035", "--executor", "ray"], ["--executor", "ray"]),
         (["batch", "hague-2035", "hague-2035"], ["listed twice", "hague-2035"]),

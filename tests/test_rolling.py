@@ -11,6 +11,7 @@ import sim.plans
 from sim.data import NO_FORCES, WITHHELD, load_reference
 from sim.ensemble import simulate_points
 from sim.initial import scenario_data
+from sim.noise_fit import fit_noise
 from sim.posterior import Posterior
 from sim.rolling import (
     METHODS,
@@ -172,11 +173,13 @@ def test_nothing_after_the_origin_reaches_a_forecast_or_a_refit(monkeypatch):
     origin = 2019
     model, baselines = _forecasts(origin)
     one = refit(origin, ("adjustment_speed",), replications=2, generations=1, population=5)
+    noise = fit_noise(origin, replications=8)
     default_gdp = scenario_data(rolling_scenario(origin, origin, origin + 3)).gdp
     with monkeypatch.context() as m:
         _perturbed(m, origin, date(origin + 1, 1, 15))
         model_p, baselines_p = _forecasts(origin)
         one_p = refit(origin, ("adjustment_speed",), replications=2, generations=1, population=5)
+        assert fit_noise(origin, replications=8) == noise
         # The default start state reads GDP after its start year; the rolling one does not.
         assert not np.array_equal(
             scenario_data(rolling_scenario(origin, origin, origin + 3)).gdp, default_gdp
@@ -249,6 +252,10 @@ def test_rolling_checks_and_report_section(tmp_path):
     values = result.refits[2021].values
     assert list(values) == ["adjustment_speed"] and result.refits[2021].evaluations > 0
     assert result.checks["refit"].settings["refit"] == {2021: values}
+    for variant, check in result.checks.items():
+        fit = result.noise[variant][2021]
+        assert fit.as_of == 2021 and check.settings["noise"] == {2021: fit.sd}
+    assert result.noise["refit"][2021] == fit_noise(2021, values, seed=3)
     report = tmp_path / "validation.md"
     report.write_text("# Validation\n\n## Findings\n\nText.\n")
     plot = tmp_path / "validation" / "reliability.png"
