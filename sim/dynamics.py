@@ -29,7 +29,7 @@ from sim.mechanisms.delivery import (
 )
 from sim.mechanisms.economy import budget_surprise, grow_gdp
 from sim.mechanisms.personnel import affordable_personnel, update_personnel
-from sim.mechanisms.pledge import pledge_path, review_factor
+from sim.mechanisms.pledge import pledge_path, redesigned_goal, review_factor
 from sim.mechanisms.pressure import lagging_share, start_lagging, us_pressure, us_retrenchment
 from sim.mechanisms.spending import (
     adjust_core_share,
@@ -137,32 +137,55 @@ def grown_gdp(gdp, growth, observed, innovation, shock_pp, trend, p: Params):
     return grown, budget_surprise(gdp, trend, grown)
 
 
-def core_path(year: int, s: InitialState, spec: Scenario, review) -> np.ndarray:
+def ally_pledge(s: InitialState, spec: Scenario, p: Params) -> tuple:
+    """Each ally's core pledge and the pledge's deadline, as the pledge levers set them.
+
+    ``redesigned_goal`` of the ally's own core pledge (the scenario's, or its ``pledge_core_pct``)
+    times ``pledge_core_scale`` and of the scenario's pledge year moved by ``pledge_delay``
+    (DOMAIN §1); the deadline applies to the core and related paths alike.
+
+    Returns:
+        (core pledge, % GDP, per ally; deadline year, or a (runs, 1) array of them).
+    """
+    return redesigned_goal(
+        s.pledge_core, spec.pledge.year, p["pledge_core_scale"], p["pledge_delay"]
+    )
+
+
+def core_path(
+    year: int, s: InitialState, spec: Scenario, review, p: Params | None = None
+) -> np.ndarray:
     """Each ally's pledged core path this year (% GDP): its own pledge, revised at the review.
 
-    The incremental path of ``pledge_path`` from the ally's start share to its core pledge times
-    the review factor, reached in the pledge year (DOMAIN §1).
+    The incremental path of ``pledge_path`` from the ally's start share to its core pledge
+    (``ally_pledge``) times the review factor, reached in the pledge's deadline (DOMAIN §1).
+    ``p`` defaults to the scenario's parameters.
     """
-    pledge = spec.pledge
-    return pledge_path(year, spec.start_year, s.core, s.pledge_core * review, pledge.year)
+    target, deadline = ally_pledge(s, spec, spec.parameters if p is None else p)
+    return pledge_path(year, spec.start_year, s.core, target * review, deadline)
 
 
 def us_demand(spec: Scenario, p: Params) -> Pledge:
-    """What the US demands: the scenario's ``us_demand``, its core share times ``us_demand_scale``.
+    """What the US demands: the scenario's ``us_demand`` as the demand levers set it.
 
-    The related share and the year stay the scenario's (mechanism 2).
+    ``redesigned_goal``: its core share times ``us_demand_scale``, its year moved by
+    ``us_demand_delay``; the related share stays the scenario's (mechanism 2).
     """
     demand = spec.us_demand
-    return replace(demand, core_pct=demand.core_pct * p["us_demand_scale"])
+    core, year = redesigned_goal(
+        demand.core_pct, demand.year, p["us_demand_scale"], p["us_demand_delay"]
+    )
+    return replace(demand, core_pct=core, year=year)
 
 
 def us_capability_demand(year: int, s: InitialState, spec: Scenario, p: Params) -> dict:
     """The capability side of US pressure this year, as keyword arguments of the mechanisms.
 
     The demanded capability path F_i(t) = ``pledge_path`` from the ally's start fulfilment f_i0
-    to 1 (its targets met) by the US demand's year: The Hague's 3.5% is "to meet the NATO
-    Capability Targets" by 2035 (DOMAIN §1). It allows the shortfall G^D_i = 1 - F_i(t), which
-    ``lagging_share`` and ``desired_core_share`` compare with the ally's shortfall.
+    to 1 (its targets met) by the US demand's year (``us_demand``, moved by ``us_demand_delay``):
+    The Hague's 3.5% is "to meet the NATO Capability Targets" by 2035 (DOMAIN §1). It allows the
+    shortfall G^D_i = 1 - F_i(t), which ``lagging_share`` and ``desired_core_share`` compare
+    with the ally's shortfall.
 
     Args:
         year: This year.
@@ -178,7 +201,7 @@ def us_capability_demand(year: int, s: InitialState, spec: Scenario, p: Params) 
     if not np.any(weight):
         return {}
     start = overall_fulfilment(s.stock, s.targets)
-    path = pledge_path(year, spec.start_year, start, 1.0, spec.us_demand.year)
+    path = pledge_path(year, spec.start_year, start, 1.0, us_demand(spec, p).year)
     return {"capability_weight": weight, "allowed_shortfall": 1.0 - path}
 
 
@@ -233,8 +256,9 @@ def chosen_spending(
     earlier = consolidation_cut(
         s.recession_loss[k - 1] if k else 0.0, p["consolidation_response_pp"]
     )
-    pledge, demand, start = spec.pledge, us_demand(spec, p), spec.start_year
-    related_path = pledge_path(year, start, s.related, pledge.related_pct, pledge.year)
+    demand, start = us_demand(spec, p), spec.start_year
+    pledge_core, deadline = ally_pledge(s, spec, p)
+    related_path = pledge_path(year, start, s.related, spec.pledge.related_pct, deadline)
     related = adjust_related_share(related, related_path, p["related_adjust"], space)
     desired = desired_core_share(
         anchor=plan_habit(s.core, s.plan_level[k]),
@@ -251,7 +275,7 @@ def chosen_spending(
         mean_burden=burden,
         mean_burden_ref=s.mean_burden_ref,
         conformity=p["peer_conformity"],
-        pledge_path=core_path(year, s, spec, review),
+        pledge_path=core_path(year, s, spec, review, p),
         pledge_commitment=p["pledge_commitment"],
         demand_path=pledge_path(year, start, s.core, demand.core_pct * review, demand.year),
         pressure=pressure,
@@ -272,10 +296,10 @@ def chosen_spending(
             core,
             s.plan[k],
             p["plan_delivery"],
-            s.pledge_core * review,
+            pledge_core * review,
             pressure,
             p["pledge_enforcement"],
-            year > pledge.year,
+            year > deadline,
         ),
     )
     realised = np.clip(chosen * surprise - (consolidation - earlier), 0.0, s.cap)

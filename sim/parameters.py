@@ -146,6 +146,11 @@ _DEFINITIONS = [
        "every European ally reach 5%, 3.5% core of it)",
        "Multiplies the core share the US demands (the scenario's us_demand, by default its "
        "pledge)."),
+    _p("us_demand_delay", 0, "yr", -5, 10,
+       "policy lever; default 0, the scenario's us_demand year (DOMAIN §1: the White House "
+       "insisted every European ally reach 5%, agreed 'by 2035'; Rutte's draft said 2032)",
+       "Years the deadline of the US demand is moved (negative: earlier); the allies' own "
+       "pledge keeps its year.", True),
     # --- 3. spending choice ------------------------------------------------------------------
     _p("adjustment_speed", 0.35, "1/yr", 0.05, 1.0,
        "DOMAIN §4.4 (partial adjustment, kappa); assumption",
@@ -293,6 +298,16 @@ _DEFINITIONS = [
        "'in 2029')",
        "Years the scheduled review of the pledge and targets is moved (negative: earlier).",
        True),
+    _p("pledge_core_scale", 1.0, "× pledge", 0.5, 2.0,
+       "policy lever; default 1, each ally's core pledge as the scenario sets it (DOMAIN §1: "
+       "'at least 3.5% of GDP' core by 2035; Spain held 2.1% meets its targets)",
+       "Multiplies every ally's own core pledge (its share and path; the related share and the "
+       "US demand stay the scenario's)."),
+    _p("pledge_delay", 0, "yr", -5, 10,
+       "policy lever; default 0, the scenario's pledge year (DOMAIN §1: Rutte's draft set 2032, "
+       "Italy, the UK and others won 2035)",
+       "Years the allies' pledge deadline is moved, core and related paths alike (negative: "
+       "earlier); the US demand keeps its year.", True),
     # --- 6. personnel -----------------------------------------------------------------------
     _p("recruit_rate", 0.03, "1/yr", 0.0, 0.15,
        "DOMAIN §6: net growth ~1.5%/yr today, 3-5%/yr with Germany's new service",

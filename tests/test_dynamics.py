@@ -116,6 +116,14 @@ def test_us_demand_scales_the_demanded_core_share_only(hague, p):
     assert us_demand(hague, p) == hague.us_demand
 
 
+def test_us_demand_delay_moves_the_demanded_year_only(hague, p):
+    """t_D = us_demand.year + us_demand_delay; both shares unchanged; per run, one year each."""
+    demand = us_demand(hague, p | {"us_demand_delay": 3, "pledge_delay": -2})
+    assert (demand.core_pct, demand.related_pct, demand.year) == (3.5, 1.5, 2038)
+    per_run = us_demand(hague, p | {"us_demand_delay": np.array([[-3.0], [4.0]])})
+    np.testing.assert_array_equal(per_run.year, [[2032], [2039]])
+
+
 def test_adversary_update_is_richardson_with_fatigue_and_a_cap(p):
     """y = clip(y' + k (C/C0 - 1) - a (y' - 1), 0, y_max)."""
     q = p | {"adversary_response": 0.4, "adversary_fatigue": 0.25, "adversary_effort_cap": 3.0}
@@ -196,17 +204,39 @@ def test_core_path_runs_from_the_start_share_to_the_revised_pledge(hague, state)
     np.testing.assert_array_equal(core_path(2025, state, hague, 1.0), state.core)
 
 
+def test_core_path_follows_the_pledge_levers(hague, state, p):
+    """T = pledge_core * pledge_core_scale * f, reached by the pledge year + pledge_delay."""
+    bel = _at(state, "BEL")
+    b0 = state.core[bel]
+    q = p | {"pledge_core_scale": 1.2, "pledge_delay": 5, "us_demand_delay": 3}
+    assert core_path(2030, state, hague, 1.0, q)[bel] == approx(b0 + (4.2 - b0) * 5 / 15)
+    assert core_path(2030, state, hague, 1.1, q)[bel] == approx(b0 + (4.62 - b0) * 5 / 15)
+    np.testing.assert_allclose(core_path(2040, state, hague, 1.0, q)[bel], 4.2)
+    later = hague.with_parameters(pledge_delay=5)  # p defaults to the scenario's parameters
+    assert core_path(2030, state, later, 1.0)[bel] == approx(b0 + (3.5 - b0) * 5 / 15)
+    default = core_path(2030, state, hague, 1.0)
+    assert core_path(2030, state, hague, 1.0, p).tobytes() == default.tobytes()
+    own = replace(state, pledge_core=np.where(state.iso3 == "ESP", 2.1, 3.5))  # Spain's own 2.1%
+    np.testing.assert_allclose(core_path(2045, own, hague, 1.0, q)[_at(state, "ESP")], 2.1 * 1.2)
+    per_run = p | {"pledge_delay": np.array([[0.0], [5.0]]), "pledge_core_scale": 1.2}
+    paths = core_path(2030, state, hague, 1.0, per_run)
+    assert paths.shape == (2, len(state.iso3))
+    for row, delay in zip(paths, (0, 5), strict=True):
+        alone = per_run | {"pledge_delay": delay}
+        np.testing.assert_array_equal(row, core_path(2030, state, hague, 1.0, alone))
+
+
 # --- spending ----------------------------------------------------------------------------------
 
 
-def _chosen(hague, state, p, surprise):
+def _chosen(hague, state, p, surprise, year=2026):
     return chosen_spending(
         state.core,
         state.related,
         state.shortfall_ref,
         s=state,
         spec=hague,
-        year=2026,
+        year=year,
         threat=1.0,
         retrenchment=0.0,
         pressure=0.8,
@@ -247,6 +277,42 @@ def test_related_share_moves_toward_its_pledge_path_at_the_fiscal_speed(hague, s
     expected = np.maximum(0.0, r0 + state.fiscal_space * p["related_adjust"] * (path - r0))
     np.testing.assert_allclose(related, expected, rtol=1e-14)
     assert (related >= r0).all()
+
+
+def test_a_delayed_deadline_is_the_scenarios_year_moved(hague, state, p):
+    """pledge_delay d (us_demand_delay d) chooses as the scenario with its pledge (demand) year
+    moved by d: the core and related paths, and the overdue pledge's enforcement after it."""
+    for delay in (-5, -1, 0, 3):
+        moved = replace(hague, pledge=replace(hague.pledge, year=2030 + delay))
+        for year in (2026, 2028):
+            np.testing.assert_array_equal(
+                _chosen(
+                    replace(hague, pledge=replace(hague.pledge, year=2030)),
+                    state,
+                    p | {"pledge_delay": delay},
+                    1.0,
+                    year,
+                ),
+                _chosen(moved, state, p, 1.0, year),
+            )
+        moved = replace(hague, us_demand=replace(hague.us_demand, year=2035 + delay))
+        np.testing.assert_array_equal(
+            _chosen(hague, state, p | {"us_demand_delay": delay}, 1.0),
+            _chosen(moved, state, p, 1.0),
+        )
+
+
+def test_a_later_pledge_deadline_or_a_smaller_pledge_lowers_the_chosen_core_share(hague, state, p):
+    """The pledge path pulls less with a later deadline or a lower pledge; no ally chooses more."""
+    q = p | {"pledge_commitment": 1.0}
+    core, related = _chosen(hague, state, q, 1.0)
+    later, later_related = _chosen(hague, state, q | {"pledge_delay": 5}, 1.0)
+    smaller, _ = _chosen(hague, state, q | {"pledge_core_scale": 0.7}, 1.0)
+    higher, _ = _chosen(hague, state, q | {"pledge_core_scale": 1.5}, 1.0)
+    assert (later <= core).all() and (later < core).any()
+    assert (later_related <= related).all() and (later_related < related).any()
+    assert (smaller <= core).all() and (smaller < core).any()
+    assert (higher >= core).all() and (higher > core).any()
 
 
 # --- economy -----------------------------------------------------------------------------------
@@ -387,6 +453,21 @@ def test_alliance_view_reads_the_stated_pressure_as_laggards_in_the_start_year(h
     assert alliance_view(*args, stock, stock, 0.0, 1.0, 2025, s, hague, q, 15.0)[1] == 0.0
 
 
+def test_alliance_view_counts_fewer_laggards_against_a_later_us_demand(hague, state, p):
+    """D(2030) with the demand's year 2035 + 5: 5/15 of the way; the second ally no longer lags."""
+    s = _three(state)
+    core, gdp = np.array([3.0, 2.0, 1.0]), np.array([100.0, 50.0, 50.0])
+    total = np.array([4.6, 3.6, 3.0])  # demanded in 2030: 4.5, 3.75, 3.0 by 2035; 2.5 + 2.5 / 3
+    stock = np.full((3, 5), 2.0)
+    args = (core, total, gdp, stock, stock, 0.5, 1.0, 2030, s, hague)
+    q = p | {"us_lag_tolerance_pp": 0.1}
+    assert alliance_view(*args, q, 20.0)[1] == 0.5
+    assert alliance_view(*args, q | {"us_demand_delay": 5}, 20.0)[1] == 0.0
+    assert (
+        alliance_view(*args, q | {"us_demand_delay": -3}, 20.0)[1] == 1.0
+    )  # 2032: 3.0 + 2 * 5 / 7
+
+
 def test_us_capability_demand_is_a_path_from_start_fulfilment_to_the_targets(hague, state, p):
     """G^D_i = 1 - F_i(t), F_i linear from f_i0 to 1 by the demand year; {} at weight 0."""
     assert us_capability_demand(2030, state, hague, p) == {}
@@ -394,6 +475,9 @@ def test_us_capability_demand_is_a_path_from_start_fulfilment_to_the_targets(hag
     got = us_capability_demand(2030, s, hague, p | {"us_pressure_capability_weight": 0.5})
     assert got["capability_weight"] == 0.5
     np.testing.assert_allclose(got["allowed_shortfall"], [0.5 / 2, 0.75 / 2])  # half-way in 2030
+    q = p | {"us_pressure_capability_weight": 0.5, "us_demand_delay": 5}
+    later = us_capability_demand(2030, s, hague, q)  # a third of the way by the demand's 2040
+    np.testing.assert_allclose(later["allowed_shortfall"], [0.5 * 2 / 3, 0.75 * 2 / 3])
 
 
 def test_alliance_view_counts_capability_laggards_in_the_capability_weights_share(hague, state, p):

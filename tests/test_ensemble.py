@@ -258,6 +258,43 @@ def test_runs_with_different_lever_values_in_one_chunk_match_each_run_alone(scen
         pd.testing.assert_frame_equal(got, alone.allies.assign(scenario=point.name))
 
 
+PLEDGE_LEVERS = {"pledge_core_scale": 1.3, "pledge_delay": -3, "us_demand_delay": 4}
+"""The pledge-design levers (the allies' pledge level and deadline, the US demand's deadline),
+each away from its default; the earlier pledge falls overdue within every scenario below."""
+
+
+@pytest.mark.parametrize("name", ["hague-2035", "us-retrenchment", "wales-2014"])
+def test_engines_agree_with_the_pledge_levers_away_from_their_defaults(scenarios, name):
+    """Mesa and the array engine give the same tables with the pledge and demand redesigned."""
+    spec = scenarios[name].with_parameters(**PLEDGE_LEVERS)
+    ensemble = run_ensemble(spec, [3, 11])
+    for seed in (3, 11):
+        mesa = run_scenario(spec, seed)
+        for table in ("allies", "alliance"):
+            got = getattr(ensemble, table)
+            _assert_same(getattr(mesa, table), got[got["seed"] == seed].reset_index(drop=True))
+
+
+@pytest.mark.parametrize("name", ["threat-escalation", "wales-2014"])
+def test_runs_with_different_pledge_levers_in_one_chunk_match_each_run_alone(scenarios, name):
+    """Pledge scales and deadlines stacked per run give each point's own numbers."""
+    base = scenarios[name]
+    sets = [
+        {},
+        PLEDGE_LEVERS,
+        {"pledge_delay": 5, "us_demand_delay": -2, "pledge_core_scale": 0.8},
+        {"pledge_delay": -3, "review_delay": 1, "us_demand_scale": 1.2},
+    ]
+    points = [replace(base.with_parameters(**s), name=f"p{i}") for i, s in enumerate(sets)]
+    allies, alliance = point_tables(points, [[5, 6]] * len(points))
+    for point in points:
+        alone = run_ensemble(point, [5, 6])
+        got = alliance[alliance["scenario"] == point.name].reset_index(drop=True)
+        pd.testing.assert_frame_equal(got, alone.alliance.assign(scenario=point.name))
+        got = allies[allies["scenario"] == point.name].reset_index(drop=True)
+        pd.testing.assert_frame_equal(got, alone.allies.assign(scenario=point.name))
+
+
 def _mean_by_year(spec, column: str, **parameters) -> pd.Series:
     table = run_ensemble(spec, range(10), **parameters).alliance
     return table.groupby("year")[column].mean()
@@ -314,3 +351,43 @@ def test_a_higher_us_demand_brings_more_pressure_and_spending(scenarios):
     assert low.loc[2035, "us_pressure"] < mid.loc[2035, "us_pressure"]
     assert mid.loc[2035, "us_pressure"] < high.loc[2035, "us_pressure"]
     assert high.loc[2035, "mean_core_pct_gdp"] > mid.loc[2035, "mean_core_pct_gdp"]
+
+
+def test_a_higher_pledge_raises_spending_toward_it(scenarios):
+    """Scaling every ally's core pledge up raises the mean core share from 2028 on (the pull of
+    the pledge path grows with its distance); scaling it down lowers it. The start is the same."""
+    hague = scenarios["hague-2035"]
+    low, mid, high = (
+        _mean_by_year(hague, "mean_core_pct_gdp", pledge_core_scale=scale)
+        for scale in (0.8, 1.0, 1.2)
+    )
+    assert low[2025] == mid[2025] == high[2025] and low[2026] == mid[2026] == high[2026]
+    assert (low.loc[2028:] < mid.loc[2028:]).all() and (mid.loc[2028:] < high.loc[2028:]).all()
+
+
+def test_a_later_pledge_deadline_slows_the_path_and_an_earlier_one_is_enforced_sooner(scenarios):
+    """Pledge due 2040 (delay 5): lower mean core shares from 2030 on. Due 2032 (delay -3): the
+    overdue pledge is enforced under US pressure from 2033, well above the default path."""
+    hague = scenarios["hague-2035"]
+    earlier, default, later = (
+        _mean_by_year(hague, "mean_core_pct_gdp", pledge_delay=delay) for delay in (-3, 0, 5)
+    )
+    assert (later.loc[2030:] < default.loc[2030:]).all()
+    assert (earlier.loc[2028:] > default.loc[2028:]).all()
+    assert (earlier.loc[2033:] - default.loc[2033:] > 0.2).all()
+
+
+def test_a_later_us_demand_deadline_lowers_early_pressure(scenarios):
+    """The demand due 2040 (delay 5) leaves fewer allies behind its slower path: less pressure
+    from 2027 on and a lower mean core share; due 2032 (delay -3), more of both."""
+    hague = scenarios["hague-2035"]
+    earlier, default, later = (
+        run_ensemble(hague, range(10), us_demand_delay=delay)
+        .alliance.groupby("year")
+        .mean(numeric_only=True)
+        for delay in (-3, 0, 5)
+    )
+    for column in ("us_pressure", "mean_core_pct_gdp"):
+        assert (later.loc[2027:, column] < default.loc[2027:, column]).all()
+        assert (earlier.loc[2027:, column] > default.loc[2027:, column]).all()
+    assert (later.loc[:2026, "us_pressure"] == default.loc[:2026, "us_pressure"]).all()

@@ -5,6 +5,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from strategies import parameter_sets
 
+from sim.dynamics import core_path
 from sim.model import AllianceModel
 from sim.parameters import check_parameter_set
 from sim.run import model_tables, run_scenario
@@ -146,3 +147,26 @@ def test_a_step_past_the_end_year_changes_nothing():
     assert model.year == 2025
     for a, b in zip(before, model_tables(model, 2), strict=True):
         pd.testing.assert_frame_equal(a, b)
+
+
+def test_the_models_pledge_path_reads_its_pledge_levers():
+    """A Mesa model built with a later pledge: its pledged path (what the dashboard shows,
+    ``core_path`` with the scenario's parameters) is the one its allies choose against, below the
+    default's in 2030 for allies below the pledge (none above), and its run differs."""
+    default = AllianceModel("hague-2035", rng=4)
+    model = AllianceModel("hague-2035", rng=4, pledge_delay=5)
+    for m in (default, model):
+        for _ in range(5):
+            m.step()
+    assert model.year == 2030
+    shown = core_path(model.year, model.initial, model.spec, model.review)
+    np.testing.assert_array_equal(
+        shown, core_path(model.year, model.initial, model.spec, model.review, model.p)
+    )
+    base = core_path(default.year, default.initial, default.spec, default.review)
+    assert model.review == default.review  # the threat, and so the review, are the same
+    below = model.initial.core < 3.5 * model.review
+    assert below.any() and (shown[below] < base[below]).all()
+    np.testing.assert_array_equal(shown[~below], base[~below])
+    got, was = (model_tables(m, 4)[0]["core_pct_gdp"] for m in (model, default))
+    assert not got.equals(was)

@@ -94,6 +94,21 @@ def write_spec(folder, text=SPEC, name="search.toml"):
             "us_pressure_capability_weight = { range = [0.0, 1.2] }",
             "levers.us_pressure_capability_weight.range: 1.2 is outside the allowed range",
         ),
+        (
+            "us_pressure_strength = { range = [0.0, 1.0] }",
+            "pledge_core_scale = { range = [0.8, 2.5] }",
+            "levers.pledge_core_scale.range: 2.5 is outside the allowed range",
+        ),
+        (
+            "us_pressure_strength = { range = [0.0, 1.0] }",
+            "pledge_delay = { range = [-6, 3] }",
+            "levers.pledge_delay.range: -6 is outside the allowed range",
+        ),
+        (
+            "us_pressure_strength = { range = [0.0, 1.0] }",
+            "us_demand_delay = { range = [0, 1.5] }",
+            "levers.us_demand_delay.range: expected a whole number, got 1.5",
+        ),
         ("nfe = 24", "nfe = 6", "search.nfe: must be at least 12"),
         ('"eps-nsga2"', '"borg"', "search.algorithm: unknown algorithm 'borg'"),
         ("futures = 10", "futures = 'many'", "robustness.futures: expected a whole number"),
@@ -346,3 +361,25 @@ def test_run_optimize_searches_the_new_policy_levers(tmp_path):
         assert designs[name].dtype == "int64" and designs[name].between(low, high).all()
     assert len(result.outcomes) == 10 * len(result.designs)
     assert result.convergence["hypervolume"].notna().any()
+
+
+def test_run_optimize_searches_the_pledge_design_levers(tmp_path):
+    """The pledge's level and deadline and the US demand's deadline as levers, end to end:
+    the spec reads the deadlines as whole-number levers, the designs keep them in range."""
+    text = SPEC.replace(
+        "retrenchment_threshold = { range = [0.2, 1.0] }",
+        "pledge_core_scale = { range = [0.8, 1.4] }\n"
+        "pledge_delay = { range = [-3, 5] }\n"
+        "us_demand_delay = { range = [-3, 5] }",
+    )
+    path = write_spec(tmp_path, text)
+    spec = load_policy_spec(path)
+    kinds = {v.name: (v.integer, v.low, v.high) for v in spec.levers}
+    assert kinds["pledge_core_scale"] == (False, 0.8, 1.4)
+    assert kinds["pledge_delay"] == kinds["us_demand_delay"] == (True, -3, 5)
+    result = run_optimize(path, tmp_path / "out", executor="serial")
+    designs = pd.read_csv(tmp_path / "out" / "designs.csv")
+    for name in ("pledge_delay", "us_demand_delay"):
+        assert designs[name].dtype == "int64" and designs[name].between(-3, 5).all()
+    assert designs["pledge_core_scale"].between(0.8, 1.4).all()
+    assert len(result.outcomes) == 10 * len(result.designs)

@@ -24,10 +24,32 @@ def pledge_path(year, start_year, start_value, target, target_year):
     Returns:
         Path value in year t (% GDP).
     """
-    span = max(target_year - start_year, 1)
+    span = target_year - start_year  # a deadline moved per run is a (runs, 1) array
+    span = np.maximum(span, 1) if np.ndim(span) else max(span, 1)
     frac = (year - start_year) / span
     frac = np.clip(frac, 0.0, 1.0) if np.ndim(frac) else min(max(frac, 0.0), 1.0)
     return start_value + np.maximum(0.0, target - start_value) * frac
+
+
+def redesigned_goal(target, target_year, scale, delay):
+    """A pledge or demand as a policy lever redesigns it: its level scaled, its deadline moved.
+
+    T' = k T,   t'_T = t_T + d
+
+    The level and the deadline of a spending goal are negotiated (DOMAIN §1: Rutte's draft set
+    2032 for 3.5% core, Italy, the UK and others won 2035; the White House insisted every ally
+    reach 5%), so a policy search may set them: k = 1 and d = 0 leave the goal as agreed.
+
+    Args:
+        target: T, the agreed target (% GDP; one value or one per ally).
+        target_year: t_T, the agreed deadline.
+        scale: k, the multiplier of the target.
+        delay: d, years the deadline is moved (negative: earlier).
+
+    Returns:
+        (T', t'_T).
+    """
+    return target * scale, target_year + delay
 
 
 def review_factor(theta, theta_ref, elasticity, max_change):
