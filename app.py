@@ -363,7 +363,8 @@ def Overview(model_ref: solara.Reactive[AllianceModel]):
     )
     Chart(spec, "aggregates")
     solara.Text(
-        "Allies: grey lines are the others (click one to colour it, double-click to clear);"
+        "Allies: grey lines are the others (click one, or its name in the legend, to colour"
+        " it; double-click a plot, or click beside the legend, to clear);"
         f" {ally} in red, its total spending dotted."
         + (f" {frame.compare}: dashed blue." if frame.compare else "")
     )

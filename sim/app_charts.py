@@ -223,12 +223,35 @@ def aggregates_spec(frame: pd.DataFrame, start: int, end: int) -> dict:
 
 
 # --- every ally --------------------------------------------------------------------------------
+ALLY_LEGEND = alt.Legend(
+    title="ally (click to highlight)",
+    orient="bottom",
+    direction="horizontal",
+    columns=4,
+    labelFontSize=9,
+    symbolSize=40,
+    symbolType="stroke",
+    labelLimit=95,
+    titleLimit=400,
+    symbolLimit=0,  # every ally (Vega drops entries past 30 by default)
+)
+"""The trajectories chart's legend of allies, bound to the ``legend_pick`` selection."""
+MARK_CLICK = "click[event.item && indexof(event.item.mark.role, 'legend') < 0]"
+"""A click on a mark that is not the legend's (a legend entry has no ally's ``name``)."""
+
+
 @cache
 def _trajectories_template(start: int, end: int, ally: str, compare: str | None) -> dict:
     data = alt.Data(name="allies")
     pick = alt.selection_point(
-        name="pick", fields=["name"], on="click", clear="dblclick", empty=False
+        name="pick", fields=["name"], on=MARK_CLICK, clear="dblclick", empty=False
     )
+    # Its own selection: Vega-Lite 5.2 drops the first legend click of a selection that is
+    # bound to the legend and also has ``on``.
+    legend_pick = alt.selection_point(
+        name="legend_pick", fields=["name"], bind="legend", empty=False
+    )
+    picked = pick | legend_pick
     x = _years(start, end)
     panels = []
     for column, title in (
@@ -243,16 +266,18 @@ def _trajectories_template(start: int, end: int, ally: str, compare: str | None)
             alt.Tooltip(f"{column}:Q", title=title, format=".2f"),
         ]
         others = alt.Chart(data).transform_filter(alt.datum.run == THIS_RUN)
+        legend = ALLY_LEGEND if column == "core" else None
         lines = others.mark_line(strokeWidth=1).encode(
             x=x,
             y=value,
             detail="name:N",
-            color=alt.condition(pick, alt.Color("name:N", legend=None), alt.value("#bbbbbb")),
-            opacity=alt.condition(pick, alt.value(1.0), alt.value(0.6)),
+            color=alt.condition(picked, alt.Color("name:N", legend=legend), alt.value("#bbbbbb")),
+            opacity=alt.condition(picked, alt.value(1.0), alt.value(0.6)),
         )
-        points = others.mark_circle(size=45, opacity=0).encode(x=x, y=value, tooltip=tooltip)
         if column == "core":
-            points = points.add_params(pick)
+            # pick: a click on any mark of the panel; legend_pick: on the legend these lines draw
+            lines = lines.add_params(pick, legend_pick)
+        points = others.mark_circle(size=45, opacity=0).encode(x=x, y=value, tooltip=tooltip)
         mine = alt.Chart(data).transform_filter(alt.datum.name == ally)
         layers = [lines, points]
         runs = [(THIS_RUN, HIGHLIGHT)] + ([(compare, COMPARE)] if compare else [])
@@ -281,13 +306,13 @@ def _trajectories_template(start: int, end: int, ally: str, compare: str | None)
             width=PANEL_WIDTH, height=PANEL_HEIGHT + 60, title=title
         )
         panels.append(chart)
-    return _finish(alt.hconcat(*panels), "allies")
+    return _finish(alt.hconcat(*panels).resolve_scale(color="independent"), "allies")
 
 
 def trajectories_spec(
     frame: pd.DataFrame, start: int, end: int, ally: str, compare: str | None = None
 ) -> dict:
-    """Every ally's core spending and fulfilment; click a line to colour that ally.
+    """Every ally's core spending and fulfilment; click a line or a legend entry to colour one.
 
     The picked ``ally`` is drawn in red (its total dotted), and in blue dashed in the
     ``compare`` run; the others are grey until clicked (double-click clears).

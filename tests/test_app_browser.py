@@ -99,6 +99,46 @@ def _charts_drawn(page, count: int) -> None:
     )
 
 
+COLOURED_LINES = """chart => Array.from(chart.querySelectorAll('.mark-line path'))
+    .map(path => path.getAttribute('stroke')).filter(stroke => stroke !== '#bbbbbb')"""
+"""The strokes of a chart's lines that are not the grey of an ally nobody picked."""
+LEGEND_COLOUR = """(chart, ally) => {
+    const labels = Array.from(chart.querySelectorAll('.name_legend_labels text'));
+    const symbols = chart.querySelectorAll('.name_legend_symbols path');
+    return symbols[labels.findIndex(label => label.textContent === ally)].getAttribute('stroke');
+}"""
+"""The colour of an ally's entry in the trajectories chart's legend."""
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _highlights_from_the_legend(page, chart, ally: str) -> None:
+    """Click ``ally`` in the trajectories chart's legend: its two lines take its colour."""
+    before = chart.evaluate(COLOURED_LINES)
+    colour = chart.evaluate(LEGEND_COLOUR, ally)
+    assert colour not in before and colour.startswith("#")
+    chart.locator(".name_legend_labels text", has_text=ally).first.click()
+    page.wait_for_function(
+        f"([chart, n]) => ({COLOURED_LINES})(chart).length === n",
+        arg=[chart.element_handle(), len(before) + 2],
+    )
+    after = chart.evaluate(COLOURED_LINES)
+    assert sorted(after) == sorted([*before, colour, colour])  # core and fulfilment panels
+
+
+def _exports(page, chart, tmp_path) -> None:
+    """The chart's "⋯" menu saves it as SVG and PNG, drawn in the page."""
+    for kind, head in (("SVG", b"<svg"), ("PNG", PNG_SIGNATURE)):
+        menu = chart.locator("details")
+        if menu.get_attribute("open") is None:  # vega-embed leaves it open after a save
+            menu.locator("summary").click()
+        with page.expect_download() as download:
+            chart.get_by_text(f"Save as {kind}").click()
+        path = tmp_path / download.value.suggested_filename
+        download.value.save_as(path)
+        assert path.name == f"allies.{kind.lower()}"
+        assert path.read_bytes().startswith(head) and path.stat().st_size > 10_000
+
+
 def test_an_analyst_compares_hovers_opens_an_ally_and_downloads_the_tables(server, tmp_path):
     assert CHROMIUM.exists(), "needs Debian's chromium: apt-get install chromium (make test does)"
     shots = Path(os.environ.get("ALLIANCE_SCREENSHOTS", tmp_path))
@@ -156,6 +196,8 @@ def test_an_analyst_compares_hovers_opens_an_ally_and_downloads_the_tables(serve
         expect(tooltip).to_be_visible()
         expect(tooltip).to_contain_text("Germany")
         expect(tooltip).to_contain_text("year")
+        _highlights_from_the_legend(page, charts.nth(1), "Poland")
+        _exports(page, charts.nth(1), tmp_path)
 
         page.get_by_role("button", name="▶").click()  # play to the end year
         expect(page.get_by_text("Year 2035", exact=True)).to_be_visible()

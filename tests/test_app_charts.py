@@ -2,7 +2,9 @@
 
 import json
 import math
+from functools import cache
 
+import jsonschema
 import numpy as np
 import pandas as pd
 import pytest
@@ -50,8 +52,22 @@ def _tooltips(spec):
     ]
 
 
+@cache
+def _shipped_schema():
+    """The JSON schema of the Vega-Lite solara-assets ships, the one ``$schema`` names."""
+    version = charts.shipped_version("vega-lite", 5)
+    assert charts.VEGA_LITE_SCHEMA.endswith(f"/v{version}.json")
+    cdn = solara.server.settings.assets.proxy_cache_dir
+    schema = json.loads((cdn / f"vega-lite@{version}/build/vega-lite-schema.json").read_text())
+    return jsonschema.Draft7Validator(schema)
+
+
 def _common(spec, filename):
     assert spec["$schema"].endswith("v5.2.0.json")  # the Vega-Lite solara-assets ships
+    errors = [
+        f"{list(e.absolute_path)}: {e.message[:200]}" for e in _shipped_schema().iter_errors(spec)
+    ]
+    assert not errors, errors
     options = spec["usermeta"]["embedOptions"]
     assert options["actions"] == {
         "export": True,
@@ -115,7 +131,8 @@ def test_allies_chart_draws_the_three_bars_a_click_selection_and_the_pick(run):
     _common(spec, "allies")
     values = [row["value"] for rows in spec["datasets"].values() for row in rows if "label" in row]
     assert values == [2.0, 3.5, 5.0]
-    assert [p["select"]["on"] for p in spec["params"]] == ["click"]
+    assert [p["name"] for p in spec["params"]] == ["pick", "legend_pick"]
+    assert spec["params"][0]["select"]["on"] == charts.MARK_CLICK
     text = json.dumps(spec)
     assert "datum.name === 'Poland'" in text
     assert any({"name", "year", "core"} <= fields for fields in _tooltips(spec))
@@ -158,3 +175,25 @@ def test_bands_and_ally_charts_carry_their_tables(run):
     assert spec["datasets"]["band"] == charts.records(view.band)
     goal = [r for rows in spec["datasets"].values() for r in rows if "goal" in r]
     assert goal[0]["goal"] == pytest.approx(view.personnel_goal)
+
+
+def test_a_click_on_the_allies_legend_highlights_that_ally_as_a_click_on_its_line_does(run):
+    _, allies, _ = run
+    spec = charts.trajectories_spec(trajectories_long({THIS_RUN: allies}), 2025, 2035, "Poland")
+    pick, legend = spec["params"]
+    assert legend["bind"] == "legend" and legend["select"] == {"type": "point", "fields": ["name"]}
+    assert "on" not in legend["select"]  # with ``on``, Vega-Lite 5.2 drops the first legend click
+    assert pick["select"]["fields"] == ["name"] and "bind" not in pick
+    assert "'legend') < 0" in pick["select"]["on"]  # a legend click is not a click on a line
+    assert pick["views"] == legend["views"]  # the lines that draw the legend hold both
+    core, fulfil = spec["hconcat"]
+    lines = [layer for layer in core["layer"] if layer.get("name") in legend["views"]]
+    assert len(lines) == 1
+    colour = lines[0]["encoding"]["color"]
+    test = {"or": [{"param": "pick", "empty": False}, {"param": "legend_pick", "empty": False}]}
+    assert colour["condition"]["test"] == test and colour["value"] == "#bbbbbb"
+    assert colour["condition"]["field"] == "name"
+    assert colour["condition"]["legend"]["symbolLimit"] == 0  # all 32 allies, not Vega's 30
+    assert fulfil["layer"][0]["encoding"]["color"]["condition"]["test"] == test
+    assert fulfil["layer"][0]["encoding"]["color"]["condition"]["legend"] is None
+    assert spec["resolve"]["scale"]["color"] == "independent"  # the legend stays the core's
