@@ -72,5 +72,5 @@ def review_factor(theta, theta_ref, elasticity, max_change):
     safe_ref = np.where(theta_ref > 0, theta_ref, 1.0)
     with np.errstate(over="ignore"):  # a tiny theta_ref overflows to inf, clipped below
         ratio = np.maximum(theta, 0.0) / safe_ref
-    factor = np.where(theta_ref > 0, ratio**elasticity, 1.0)
+        factor = np.where(theta_ref > 0, ratio**elasticity, 1.0)
     return np.clip(factor, 1.0 - max_change, 1.0 + max_change)

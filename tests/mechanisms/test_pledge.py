@@ -25,6 +25,8 @@ def test_review_scales_with_the_threat():
     assert review_factor(0.0, 1.0, 1.0, 0.5) == approx(0.5)
     assert review_factor(9.0, 1.0, 1.0, 0.5) == approx(1.5)
     assert review_factor(0.05, 5e-324, 0.5, 0.5) == approx(1.5)  # overflow is the upper bound
+    # A finite ratio whose power overflows (found by the engine-agreement test): no warning.
+    assert review_factor(np.array([[0.0476]]), 1.1e-169, 2.0, 0.5) == approx(1.5)
 
 
 def test_a_path_over_many_years_is_each_years_path():
