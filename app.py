@@ -61,6 +61,7 @@ from sim.dashboard import (
     trajectories_long,
     uncertainty_bands,
 )
+from sim.mechanisms.pledge import redesigned_goal
 from sim.model import AllianceModel
 from sim.parameters import PARAMETERS
 from sim.run import RunResult, run_scenario
@@ -428,12 +429,15 @@ def AllyTable(model_ref: solara.Reactive[AllianceModel]):
     else:
         solara.Text("Pick a scenario in 'Compare with' to see the differences per ally.")
     pledge = model.spec.pledge
+    core, deadline = redesigned_goal(
+        pledge.core_pct, pledge.year, model.p["pledge_core_scale"], model.p["pledge_delay"]
+    )
     table = ally_table(model)
     solara.v.Html(
         tag="p",
         children=[
-            f"Allies in {model.year}, furthest below their path to {pledge.core_pct:g}% core by"
-            f" {pledge.year} first (distance = core - path, pp)."
+            f"Allies in {model.year}, furthest below their path to {core:g}% core by"
+            f" {deadline} first (distance = core - path, pp)."
         ],
     )
     solara.FileDownload(

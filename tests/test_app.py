@@ -150,6 +150,15 @@ def test_step_advances_the_year_shown_and_the_views(rc):
     assert f"Allies in {start + 3}, furthest below their path" in " ".join(_texts(rc))
 
 
+def test_the_table_states_the_pledge_as_the_pledge_levers_set_it(rc):
+    model = _model(rc)
+    model.p["pledge_core_scale"], model.p["pledge_delay"] = 1.2, 2  # as a scenario file may set
+    _open(rc, "Table")
+    pledge = model.spec.pledge
+    expected = f"path to {pledge.core_pct * 1.2:g}% core by {pledge.year + 2} first"
+    assert expected in " ".join(_texts(rc))
+
+
 def test_a_picked_scenario_brings_its_own_lever_values_and_reset_runs_it(rc):
     _button(rc, "Step").click()
     _select(rc, "Scenario").v_model = "status-quo-2pct"
