@@ -24,15 +24,7 @@ from experiments import bench_app
 from sim.columns import ALLIES_TABLE
 from sim.parameters import PARAMETERS
 
-CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+CHROMIUM, FLAGS = bench_app.CHROMIUM, bench_app.FLAGS  # one browser set-up for both
 VIEWS = ("Overview", "Ally", "Capabilities", "Table", "Uncertainty")
 """The views' tabs (``app.TABS``); the screenshot of each is saved as its lower-case name."""
 CHART = ".vega-embed svg.marks"
