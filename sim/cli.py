@@ -254,8 +254,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_set(batch)
     _add_edition(batch, f"each scenario's, {DEFAULT_EDITION} unless it sets data_edition")
 
-    query = sub.add_parser("query", help="SQL (DuckDB) over a batch: allies, alliance, runs")
-    query.add_argument("dir", type=Path, help="a batch folder")
+    query = sub.add_parser(
+        "query",
+        help="SQL (DuckDB) over a batch (allies, alliance, runs) or a sweep (its store's tables, "
+        "samples, point_outputs)",
+    )
+    query.add_argument(
+        "dir",
+        type=Path,
+        help="a batch folder, or a sweep folder or its runs store: the views of its store "
+        "(outputs, series, runs; --keep tables: allies, alliance, runs) and samples "
+        "(samples.parquet), point_outputs (outputs.parquet)",
+    )
     query.add_argument("sql", help='e.g. "SELECT scenario, avg(capability_gap) FROM alliance ..."')
     query.add_argument("--csv", action="store_true", help="print CSV instead of a table")
 
@@ -573,7 +583,7 @@ def _optimize(args: argparse.Namespace) -> int:
 
 def _query(args: argparse.Namespace) -> int:
     try:
-        table = BatchStore(args.dir).query(args.sql)
+        table = BatchStore.for_query(args.dir).query(args.sql)
     except StoreError as exc:
         raise UsageError(f"alliance query: {exc}") from None
     if args.csv:

@@ -12,6 +12,10 @@ written last, so a chunk counts as done exactly when its ``runs`` part exists. P
 cut off before that are ignored by readers and rewritten on resume, and so are done chunks whose
 parts turn out unreadable or inconsistent (``verify_chunks``). A command that writes holds
 ``.lock`` (``lock``); queries are read-only and see only the batch's own finished parts.
+
+A sweep's folder (``sim.sweep``) holds its store in ``runs/`` beside ``samples.parquet`` and
+``outputs.parquet``; ``BatchStore.for_query`` opens either folder with views of those two as well
+(``SWEEP_VIEWS``).
 """
 
 from __future__ import annotations
@@ -43,6 +47,8 @@ OUTCOME = ("status", "error", "duration_s")
 """Columns of ``runs`` that describe how a run went, not which run it is."""
 READ_ONLY = (duckdb.StatementType.SELECT, duckdb.StatementType.MULTI)
 """Statements a query may hold (DuckDB makes ``MULTI`` of a ``PIVOT`` only: a type + a SELECT)."""
+SWEEP_VIEWS = {"samples": "samples.parquet", "point_outputs": "outputs.parquet"}
+"""Views of a sweep folder's files, beside its store's tables (whose ``outputs`` is per run)."""
 
 
 class StoreError(Exception):
@@ -118,16 +124,45 @@ class BatchStore:
     Args:
         root: The batch directory.
         tables: Its tables, ``runs`` last (default: those its manifest names, else ``TABLES``).
+        views: More Parquet files for queries to read, by view name (see ``for_query``).
     """
 
-    def __init__(self, root: str | Path, tables: tuple[str, ...] | None = None):
+    def __init__(
+        self,
+        root: str | Path,
+        tables: tuple[str, ...] | None = None,
+        views: Mapping[str, Path] | None = None,
+    ):
         """Point at ``root`` (nothing is created until something is written)."""
         self.root = Path(root)
         if tables is None:
             manifest = self.read_manifest()
             tables = tuple(manifest.get("tables", TABLES)) if manifest else TABLES
         self.tables = tables
+        self.views = dict(views or {})
         self._created = False
+
+    @classmethod
+    def for_query(cls, folder: str | Path) -> BatchStore:
+        """The store to query in ``folder``: a batch, or a sweep's folder or its ``runs`` store.
+
+        A sweep's folder holds its store's manifest in ``runs/``; its store gets ``SWEEP_VIEWS``.
+
+        Raises:
+            StoreError: A sweep folder without them (the sweep was cut off or not analysed).
+        """
+        folder = Path(folder)
+        sweep = folder.parent if folder.name == "runs" and (folder / MANIFEST).is_file() else folder
+        views = {name: sweep / file for name, file in SWEEP_VIEWS.items()}
+        missing = [f.name for f in views.values() if not f.is_file()]
+        if sweep == folder and (folder / "runs" / MANIFEST).is_file():
+            if missing:
+                raise StoreError(
+                    f"{folder}: a sweep without {missing[0]} (complete it with `alliance sweep "
+                    f"--resume`, or query its runs: {folder / 'runs'})"
+                )
+            return cls(folder / "runs", views=views)
+        return cls(folder, views=None if missing or sweep == folder else views)
 
     def check_writable(self) -> None:
         """Create the directory and prove it is writable, or raise ``StoreError``."""
@@ -326,12 +361,14 @@ class BatchStore:
     def connect(self) -> duckdb.DuckDBPyConnection:
         """A read-only in-memory DuckDB connection with a view per table (``allies``...).
 
-        It may read the finished parts and nothing else: no other file, no extension to install
-        or load, and its configuration is locked so that SQL cannot undo this.
+        It may read the finished parts (and the files of ``views``) and nothing else: no other
+        file, no extension to install or load, and its configuration is locked so that SQL
+        cannot undo this.
         """
         files = {table: [os.path.abspath(f) for f in self.files(table)] for table in self.tables}
         if not all(files.values()):
-            raise StoreError(f"{self.root}: no finished runs (is it a batch directory?)")
+            raise StoreError(f"{self.root}: no finished runs (is it a batch or sweep folder?)")
+        files |= {name: [os.path.abspath(path)] for name, path in self.views.items()}
         con = duckdb.connect(
             config={"autoinstall_known_extensions": False, "autoload_known_extensions": False}
         )
@@ -375,7 +412,8 @@ class BatchStore:
         """The one-line error for ``exc``: the damaged parts (DuckDB's first), or its message."""
         message = " ".join(str(exc).split("\n\nLINE ")[0].split())
         damaged = {}
-        for path in (f for table in self.tables for f in self.files(table)):
+        paths = [f for table in self.tables for f in self.files(table)] + list(self.views.values())
+        for path in paths:
             try:
                 pq.read_metadata(path)
             except (OSError, pa.ArrowException) as bad:

@@ -713,6 +713,42 @@ def test_query_on_a_non_batch_folder_exits_2(tmp_path, capsys):
     _assert_one_line(capsys.readouterr().err, "alliance query", "no finished runs")
 
 
+def test_query_a_sweep_folder_or_its_store(tmp_path, capsys):
+    """`alliance query` takes a sweep's folder or its runs store: samples and point_outputs
+    (samples.parquet, outputs.parquet) beside the store's tables; a sweep folder without them
+    is one line, exit 2."""
+    spec = tmp_path / "g.toml"
+    spec.write_text(
+        'description = "query"\nscenario = "hague-2035"\ndesign = "grid"\nreplications = 2\n'
+        "seed = 3\n[parameters]\nthreat_scale = { values = [0.7, 1.3] }\n[[outputs]]\n"
+        'name = "gap"\ncolumn = "capability_gap"\n'
+    )
+    out = tmp_path / "sweep"
+    argv = ["sweep", str(spec), "--out", str(out), "--executor", "serial", "--no-progress"]
+    assert main(argv) == 0
+    capsys.readouterr()
+    samples = pd.read_parquet(out / "samples.parquet")
+    gap = pd.read_parquet(out / "outputs.parquet")["mean"]
+    sql = (
+        "SELECT s.sample, s.threat_scale, p.mean, count(*) AS runs FROM samples s "
+        "JOIN point_outputs p USING (sample) JOIN outputs o USING (sample) GROUP BY ALL ORDER BY 1"
+    )
+    for folder in (out, out / "runs"):
+        assert main(["query", str(folder), sql, "--csv"]) == 0
+        table = pd.read_csv(io.StringIO(capsys.readouterr().out))
+        assert table["threat_scale"].tolist() == samples["threat_scale"].tolist() == [0.7, 1.3]
+        assert table["mean"].to_numpy() == pytest.approx(gap.to_numpy(), rel=1e-12)
+        assert table["runs"].tolist() == [2, 2]
+    assert main(["query", str(out), "COPY samples TO 'x.csv'"]) == 2
+    _assert_one_line(capsys.readouterr().err, "alliance query", "refused", "COPY")
+    (out / "samples.parquet").unlink()
+    assert main(["query", str(out), "SELECT 1"]) == 2
+    _assert_one_line(capsys.readouterr().err, "alliance query", "samples.parquet", "--resume")
+    help_text = build_parser()._subparsers._group_actions[0].choices["query"].format_help()
+    for name in ("sweep folder", "samples", "point_outputs", "outputs.parquet"):
+        assert name in " ".join(help_text.split()), name
+
+
 @pytest.mark.parametrize(
     ("text", "words"),
     [

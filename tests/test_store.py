@@ -176,6 +176,179 @@ def test_connection_is_locked_down_by_duckdb(batch, tmp_path, sql):
     assert list(tmp_path.iterdir()) == []
 
 
+# --- a sweep's folder ---------------------------------------------------------------------------
+
+SWEEP_SPEC = """
+description = "a 2 x 3 grid to query"
+scenario = "hague-2035"
+design = "grid"
+replications = 3
+seed = 5
+
+[parameters]
+threat_scale = { values = [0.8, 1.2] }
+recruit_rate = { values = [0.02, 0.05, 0.08] }
+
+[[outputs]]
+name = "allies_ge_3_5pct_core_2035"
+column = "allies_ge_3_5pct_core"
+year = 2035
+
+[[outputs]]
+name = "germany_personnel_k_2035"
+column = "personnel_k"
+ally = "DEU"
+year = 2035
+"""
+POINTS, REPLICATIONS, OUTPUTS = 6, 3, 2
+SPEARMAN = """
+WITH m AS (
+  SELECT * FROM samples JOIN point_outputs USING (sample)
+  WHERE output = 'allies_ge_3_5pct_core_2035'
+),
+long AS (
+  UNPIVOT m ON COLUMNS(* EXCLUDE (sample, output, mean, sd, min, max, runs))
+  INTO NAME parameter VALUE value
+),
+ranked AS (
+  SELECT parameter,
+    rank() OVER (PARTITION BY parameter ORDER BY value)
+      + (count(*) OVER (PARTITION BY parameter, value) - 1) / 2 AS x,
+    rank() OVER (PARTITION BY parameter ORDER BY mean)
+      + (count(*) OVER (PARTITION BY parameter, mean) - 1) / 2 AS y
+  FROM long
+)
+SELECT parameter, corr(x, y) AS spearman FROM ranked GROUP BY parameter ORDER BY parameter
+"""
+"""Spearman over the design points (average ranks for ties), as in experiments/README.md."""
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory) -> Path:
+    """A finished sweep's folder (6 points x 3 runs, outputs kept), never modified."""
+    from sim.experiment import load_experiment
+    from sim.sweep import run_sweep
+
+    tmp = tmp_path_factory.mktemp("sweep")
+    (tmp / "grid.toml").write_text(SWEEP_SPEC)
+    return run_sweep(load_experiment(tmp / "grid.toml"), tmp / "out", executor="serial").out
+
+
+@pytest.mark.parametrize("where", ["folder", "runs"])
+def test_query_a_sweep_joins_its_samples_outputs_and_runs(sweep, where):
+    """A sweep's folder, or its store, has views of samples.parquet and outputs.parquet too."""
+    store = BatchStore.for_query(sweep if where == "folder" else sweep / "runs")
+    assert store.root == sweep / "runs" and set(store.views) == {"samples", "point_outputs"}
+    joined = store.query(
+        "SELECT s.*, p.output, p.mean, p.min, p.runs FROM samples s "
+        "JOIN point_outputs p USING (sample) ORDER BY p.output, s.sample"
+    )
+    assert len(joined) == POINTS * OUTPUTS and (joined["runs"] == REPLICATIONS).all()
+    samples = pd.read_parquet(sweep / "samples.parquet")
+    outputs = pd.read_parquet(sweep / "outputs.parquet")
+    assert len(samples) == POINTS and sorted(samples["threat_scale"].unique()) == [0.8, 1.2]
+    for _, table in joined.groupby("output"):
+        pd.testing.assert_frame_equal(table[samples.columns].reset_index(drop=True), samples)
+    want = outputs.sort_values(["output", "sample"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(
+        joined[want.columns.drop(["sd", "max"])], want.drop(columns=["sd", "max"])
+    )
+
+    by_threat = store.query(
+        "SELECT s.threat_scale, count(*) AS n, count(DISTINCT r.seed) AS seeds FROM samples s "
+        "JOIN runs r USING (sample) WHERE r.status = 'ok' GROUP BY ALL ORDER BY 1"
+    )
+    runs = POINTS // 2 * REPLICATIONS
+    assert by_threat.values.tolist() == [[0.8, runs, runs], [1.2, runs, runs]]
+    per_run = store.query(
+        "SELECT p.mean, o.m FROM point_outputs p JOIN (SELECT sample, avg(germany_personnel_k_2035)"
+        " AS m FROM outputs GROUP BY sample) o USING (sample) "
+        "WHERE p.output = 'germany_personnel_k_2035'"
+    )
+    assert len(per_run) == POINTS and per_run["mean"].tolist() == per_run["m"].tolist()
+
+
+def test_the_spearman_query_gives_pandas_rank_correlations(sweep):
+    """The rank correlation of experiments/README.md: pandas' Spearman (average ranks)."""
+    got = BatchStore.for_query(sweep).query(SPEARMAN).set_index("parameter")["spearman"]
+    samples = pd.read_parquet(sweep / "samples.parquet")
+    outputs = pd.read_parquet(sweep / "outputs.parquet")
+    y = outputs[outputs["output"] == "allies_ge_3_5pct_core_2035"].set_index("sample")["mean"]
+    want = samples.set_index("sample").corrwith(y, method="spearman")
+    assert got.index.tolist() == ["recruit_rate", "threat_scale"]
+    assert got.to_numpy() == pytest.approx(want[got.index].to_numpy(), abs=1e-12)
+    assert got["threat_scale"] > 0.5  # not a degenerate sweep: the threat moves the count
+
+
+@pytest.mark.parametrize(
+    ("sql", "names"),
+    [
+        ("SELECT * FROM read_parquet('{root}/series.parquet')", ["query failed", "series"]),
+        ("SELECT * FROM read_parquet('{outside}/other.parquet')", ["query failed", "other"]),
+        ("SELECT * FROM read_text('{root}/experiment.toml')", ["query failed", "experiment"]),
+        ("COPY samples TO '{root}/samples.csv'", ["query refused", "COPY"]),
+        ("COPY (SELECT 1 AS x) TO '{root}/outputs.parquet' (FORMAT parquet)", ["COPY"]),
+        ("SELECT 1; COPY point_outputs TO '{outside}/x.csv'", ["query refused", "COPY"]),
+        ("CREATE VIEW v AS SELECT * FROM samples", ["query refused", "CREATE"]),
+        ("SET allowed_paths = ['{root}/series.parquet']", ["query refused", "SET"]),
+    ],
+)
+@pytest.mark.parametrize("where", ["folder", "runs"])
+def test_query_a_sweep_stays_read_only(sweep, tmp_path, where, sql, names):
+    """The sweep's views add its two files and nothing else: other files, writes and settings
+    are refused as in a batch."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    pd.DataFrame({"x": [1]}).to_parquet(outside / "other.parquet")
+    before = _files(sweep)
+    store = BatchStore.for_query(sweep if where == "folder" else sweep / "runs")
+    with pytest.raises(StoreError) as exc:
+        store.query(sql.format(root=sweep, outside=outside))
+    _one_line(exc, *names)
+    assert _files(sweep) == before
+    assert sorted(p.name for p in outside.iterdir()) == ["other.parquet"]
+    con = store.connect()  # and DuckDB itself refuses, without the statement check
+    try:
+        for refused in (
+            f"SELECT * FROM read_parquet('{sweep}/series.parquet')",
+            f"COPY samples TO '{tmp_path}/x.csv'",
+            "SET enable_external_access = true",
+        ):
+            with pytest.raises(duckdb.Error):
+                con.execute(refused)
+        assert con.execute("SELECT count(*) FROM samples").fetchone() == (POINTS,)
+    finally:
+        con.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["outside"]
+
+
+def test_a_batch_folder_has_no_sweep_views(batch):
+    """A batch is queried as before: its three tables, no samples or point_outputs."""
+    store = BatchStore.for_query(batch)
+    assert (
+        store.root == batch and store.views == {} and store.tables == ("allies", "alliance", "runs")
+    )
+    assert store.query("SELECT count(*) AS n FROM runs")["n"].tolist() == [RUNS]
+    for view in ("samples", "point_outputs"):
+        with pytest.raises(StoreError) as exc:
+            store.query(f"SELECT * FROM {view}")
+        _one_line(exc, "query failed", view)
+
+
+def test_a_sweep_cut_off_before_its_analysis(sweep, tmp_path):
+    """Without outputs.parquet the folder is refused in one line naming it; its store is
+    queried as before, without the sweep's views."""
+    cut = Path(shutil.copytree(sweep, tmp_path / "cut"))
+    (cut / "outputs.parquet").unlink()
+    with pytest.raises(StoreError) as exc:
+        BatchStore.for_query(cut)
+    _one_line(exc, str(cut), "outputs.parquet", "--resume", str(cut / "runs"))
+    store = BatchStore.for_query(cut / "runs")
+    assert store.views == {}
+    n = store.query("SELECT count(*) AS n FROM runs")["n"].item()
+    assert n == POINTS * REPLICATIONS
+
+
 # --- verifying parts ----------------------------------------------------------------------------
 
 
