@@ -5,7 +5,7 @@ import pytest
 
 from experiments import policy_counterfactuals
 from sim.policy import run_optimize
-from tests.test_policy import SPEC, write_spec
+from tests.test_policy import write_spec
 
 
 @pytest.fixture(scope="module")
