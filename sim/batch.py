@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from sim.data import N_ALLIES, NO_FORCES
 from sim.ensemble import point_tables, run_ensemble
 from sim.executors import deferred_stop, open_executor
 from sim.posterior import Posterior
@@ -302,7 +303,10 @@ def format_summary(result: BatchResult) -> str:
     ]
     if status["ok"] == 0:
         return lines[0]
-    lines.append("Median [5%-95%] in the final year:")
+    lines.append(
+        f"Median [5%-95%] in the final year; counts are of the {N_ALLIES - len(NO_FORCES)} "
+        f"allies with armed forces (not {', '.join(NO_FORCES)}):"
+    )
     labels = {
         "allies_ge_3_5pct_core": ("allies >= 3.5% core", "{:.0f}"),
         "capability_gap": ("capability gap, share", "{:.3f}"),

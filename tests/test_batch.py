@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 import sim.batch
-from sim.batch import BatchResult, make_spec, plan_chunks, run_batch
+from sim.batch import BatchResult, format_summary, make_spec, plan_chunks, run_batch
 from sim.run import run_scenario
 from sim.shocks import run_seeds
 from sim.store import BatchStore
@@ -115,6 +115,12 @@ def test_query_and_summary(serial_batch):
         gap = final.loc[final["scenario"] == row.scenario, "capability_gap"]
         lo, mid, hi = row.capability_gap
         assert mid == pytest.approx(gap.median()) and lo <= mid <= hi
+    text = format_summary(result).splitlines()
+    assert text[1] == (
+        "Median [5%-95%] in the final year; counts are of the 31 allies with armed forces "
+        "(not ISL):"
+    )
+    assert text[2] == "  hague-2035 (2035, 6 runs):"
 
 
 # --- engines and executors give the same numbers ------------------------------------------------
