@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import os
 import re
 import signal
@@ -56,7 +57,7 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -194,7 +195,10 @@ def rendered_steps(repeat: int) -> tuple[float, float]:
     app.session_model.set(None)
     app.tab.set(0)
     app.compared.set(app.COMPARE_NONE)
-    _, rc = solara.render(_Layout(), handle_error=False)
+    # Outside `solara run`, the app bar's title and theme toggle print their reprs to stdout
+    # when first rendered; keep them out of the report's table.
+    with redirect_stdout(io.StringIO()):
+        _, rc = solara.render(_Layout(), handle_error=False)
     try:
         step = rc.find(v.Btn, children=["Step"]).widget
         times = []
