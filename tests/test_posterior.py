@@ -16,8 +16,6 @@ from sim.posterior import (
     read_posterior,
     write_posterior,
 )
-from sim.posterior_report import correlations, parameter_table, trade_offs
-from sim.posterior_report import main as report_main
 
 NAMES = ("adjustment_speed", "free_riding", "threat_response_pp")
 
@@ -175,28 +173,3 @@ def test_draws_follow_the_weights():
     index = draw(post, range(20_000))
     share = np.bincount(index, minlength=4) / 20_000
     np.testing.assert_allclose(share, weights, atol=0.015)
-
-
-def test_report_tables_read_the_weighted_samples():
-    rng = np.random.default_rng(3)
-    a = rng.uniform(0.05, 1.0, 4000)
-    b = np.clip(0.5 - 0.4 * (a - 0.5) + 0.05 * rng.standard_normal(4000), 0, 1)
-    post = Posterior(
-        ("adjustment_speed", "free_riding"), np.column_stack([a, b]), np.full(4000, 1 / 4000), {}
-    )
-    table = parameter_table(post)
-    assert table.at["adjustment_speed", "width_vs_prior"] == pytest.approx(1.0, abs=0.03)
-    assert table.at["adjustment_speed", "median"] == pytest.approx(0.525, abs=0.03)
-    corr = correlations(post).at["adjustment_speed", "free_riding"]
-    assert corr == pytest.approx(np.corrcoef(a, b)[0, 1], abs=1e-9)
-    assert corr < -0.8
-    pairs = trade_offs(post)
-    assert list(pairs.iloc[0][["first", "second"]]) == ["adjustment_speed", "free_riding"]
-
-
-def test_report_exits_2_with_one_line_for_a_bad_file(tmp_path, capsys):
-    path = tmp_path / "bad.toml"
-    path.write_text("date = 2026-11-28\n")
-    assert report_main(["--posterior", str(path), "--out", str(tmp_path)]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith(f"error: {path}: command: missing")

@@ -30,7 +30,7 @@ from sim.rolling import (
     simulate_known,
     summarise,
 )
-from sim.rolling_report import HEADING, replace_section, write_rolling
+from sim.rolling_report import HEADING, write_rolling
 from sim.shocks import replication_seeds
 from sim.uncertainty import run_scenarios
 
@@ -269,10 +269,3 @@ def test_rolling_checks_and_report_section(tmp_path):
         pooled = result.checks[variant].pooled.set_index("method").loc["model"]
         assert f"{pooled['crps']:.3f} pp" in text
     assert "(2 draws), fitted on 2015-2022" in text
-
-
-def test_replace_section_keeps_the_rest_of_the_report():
-    text = f"# T\n\n## A\n\na\n\n{HEADING}\n\nold\n\n## B\n\nb\n"
-    new = replace_section(text, f"{HEADING}\n\nnew\n")
-    assert new == f"# T\n\n## A\n\na\n\n{HEADING}\n\nnew\n\n## B\n\nb\n"
-    assert replace_section("# T\n", f"{HEADING}\n\nx\n") == f"# T\n\n{HEADING}\n\nx\n"
