@@ -361,12 +361,12 @@ def section_markdown(result: RollingChecks, plot_link: str, command: str) -> str
 def replace_section(text: str, section: str) -> str:
     """``text`` with its ``HEADING`` section (up to the next ``## `` heading) set to ``section``.
 
-    Appended after a blank line when ``text`` has no such section.
+    Appended after a blank line when ``text`` has no such section (the whole text when empty).
     """
     lines = text.splitlines(keepends=True)
     starts = [i for i, line in enumerate(lines) if line.rstrip("\n") == HEADING]
     if not starts:
-        return text.rstrip("\n") + "\n\n" + section
+        return text.rstrip("\n") + "\n\n" + section if text.strip() else section
     start = starts[0]
     ends = [i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")]
     rest = "".join(lines[ends[0] :]) if ends else ""

@@ -29,6 +29,7 @@ def test_replace_section_keeps_the_rest_of_the_report():
     new = replace_section(text, f"{HEADING}\n\nnew\n")
     assert new == f"# T\n\n## A\n\na\n\n{HEADING}\n\nnew\n\n## B\n\nb\n"
     assert replace_section("# T\n", f"{HEADING}\n\nx\n") == f"# T\n\n{HEADING}\n\nx\n"
+    assert replace_section("\n", f"{HEADING}\n\nx\n") == f"{HEADING}\n\nx\n"
 
 
 # --- a hand-made check: one origin, two horizons, three scored allies ----------------------------
@@ -224,4 +225,4 @@ def test_write_rolling_creates_a_missing_report_and_links_the_plot(tmp_path):
     expected = section_markdown(
         result(), "validation/reliability.png", "alliance validate --rolling"
     )
-    assert report.read_text().strip("\n") == expected.strip("\n")
+    assert report.read_text() == expected
