@@ -24,7 +24,7 @@ from tqdm import tqdm
 from sim.batch import CHUNK_SIZE, ENGINES, BatchError, BatchInterrupted, run_batch
 from sim.batch import format_summary as format_batch_summary
 from sim.calibration import FITTED
-from sim.data import DEFAULT_EDITION, EDITIONS
+from sim.data import DEFAULT_EDITION, EDITIONS, FIRST_YEAR
 from sim.executors import (
     EXECUTORS,
     SCHEDULER_ENV,
@@ -34,7 +34,16 @@ from sim.executors import (
 )
 from sim.experiment import Experiment, ExperimentError, load_experiment
 from sim.forecast import REPLICATIONS as FORECAST_REPLICATIONS
-from sim.limits import LONG_S, LimitError, check_plan, check_workers, estimate
+from sim.limits import (
+    ABC_PARTICLE_MEMORY,
+    ABC_PARTICLE_RUNS,
+    ABC_SIMULATED_PER_PARTICLE,
+    LONG_S,
+    LimitError,
+    check_plan,
+    check_workers,
+    estimate,
+)
 from sim.parameters import (
     PARAMETERS,
     CalibrationFileError,
@@ -52,6 +61,8 @@ from sim.validation import REPLICATIONS, SEED, TEST, TRAIN, span
 # Each command imports what only it needs (Mesa, SALib and matplotlib take seconds to load).
 
 EXIT_USAGE = 2
+CALIBRATE_DEFAULTS = {"optimize": (32, 30), "abc": (16, 10)}
+"""``alliance calibrate``'s --replications and --generations per --method when not given."""
 APP = Path(__file__).resolve().parents[1] / "app.py"
 """The browser app ``alliance app`` serves."""
 
@@ -373,6 +384,7 @@ def build_parser() -> argparse.ArgumentParser:
         "with abc; the project reads both)",
     )
     _add_edition(calibrate, DEFAULT_EDITION)
+    _add_allow_long(calibrate)
     app = sub.add_parser("app", help="serve the browser app (offline, on this machine only)")
     app.add_argument("--port", type=_port, default=8765, help="port (default 8765; 0: any free)")
     app.add_argument(
@@ -388,8 +400,9 @@ def _run(args: argparse.Namespace) -> int:
     if args.data_edition is not None:
         scenario = scenario.with_data_edition(args.data_edition)
     out = args.out if args.out is not None else Path("results") / scenario.name
-    if not args.single:
-        _check_plan(args, f"--replications {args.replications}", args.replications, out)
+    if not args.single:  # the forecast holds every run's tables in this process
+        flag = f"--replications {args.replications}"
+        _check_plan(args, flag, args.replications, out, keep="none", in_memory=True)
     _check_writable(out)
     _, posterior = _uncertainty(args)
     from sim.run import run_scenario, write_run
@@ -423,17 +436,24 @@ def _uncertainty(args: argparse.Namespace):
 
 
 def _check_plan(
-    args: argparse.Namespace, flag: str, runs: int, out: Path | None, **kind: object
+    args: argparse.Namespace,
+    flag: str,
+    runs: int,
+    out: Path | None,
+    workers: int | None = None,
+    **kind: object,
 ) -> None:
     """Refuse, in one line, a plan this machine cannot hold (``sim.limits``).
 
-    Local workers count against memory; a cluster's (``--scheduler``) do not.
+    Local workers (``workers``, else ``--workers``; one for a command without it) count against
+    memory; a cluster's (``--scheduler``) do not.
     """
     executor, scheduler = getattr(args, "executor", None), getattr(args, "scheduler", None)
-    workers = 1 if executor == "serial" or not hasattr(args, "workers") else args.workers
+    if workers is None:
+        workers = 1 if executor == "serial" or not hasattr(args, "workers") else args.workers
     try:
         if workers and not scheduler:
-            check_workers(workers)
+            check_workers(workers, cluster=hasattr(args, "scheduler"))
         workers = workers or default_workers()
         plan = estimate(runs, workers=0 if scheduler else workers, **kind)
         check_plan(plan, flag, workers, out, allow_long=args.allow_long)
@@ -639,18 +659,56 @@ def _rolling(args: argparse.Namespace, edition: str) -> int:
     return 0
 
 
+def _check_calibrate_plan(args: argparse.Namespace) -> None:
+    """Refuse a calibration this machine cannot hold, or a long one without ``--allow-long``.
+
+    Differential evolution (scipy) evaluates population x parameters members in each generation
+    and the first population (the shipped fit: 10 x 10 x 31 = 3,100 evaluations), then two more
+    hindcasts, each of ``--replications`` runs held in its worker; then the noise fit
+    (``sim.noise_fit``: two noise levels per origin, 2015-2021). ABC-SMC (``sim.abc``) simulates
+    a prior sample of ``--particles``, then about ``ABC_SIMULATED_PER_PARTICLE`` per particle
+    accepted in each generation, then the posterior's hindcasts and the noise realisations, in
+    one process (each particle's time counts ``ABC_PARTICLE_RUNS`` runs more); its history grows
+    with particles x generations.
+    """
+    replications, generations = _calibrate_budget(args)
+    budget = f"--generations {generations} x --replications {replications}"
+    if args.method == "optimize":
+        from sim.noise_fit import REPLICATIONS as NOISE_RUNS
+
+        evaluations = args.population * len(args.fit) * (generations + 1) + 2
+        noise = 2 * len(range(FIRST_YEAR + 1, TRAIN.stop - 1)) * NOISE_RUNS
+        flag = f"--population {args.population} x {len(args.fit)} parameters x {budget}"
+        runs, held = evaluations * replications + noise, args.workers * replications
+        _check_plan(
+            args, flag, runs, None, engine="hindcast", keep="none", in_memory=True, held=held
+        )
+        return
+    from sim.abc import REALISATIONS
+
+    simulated = args.particles * (ABC_SIMULATED_PER_PARTICLE * generations + 2) + 3
+    history = args.particles * (generations + 1) * ABC_PARTICLE_MEMORY
+    flag = f"--particles {args.particles} x {budget}"
+    runs = simulated * (replications + ABC_PARTICLE_RUNS) + REALISATIONS
+    kind = {"keep": "none", "in_memory": True, "held": replications, "memory": history}
+    _check_plan(args, flag, runs, None, workers=1, **kind)
+
+
+def _calibrate_budget(args: argparse.Namespace) -> tuple[int, int]:
+    """``alliance calibrate``'s replications and generations, the method's defaults if not given."""
+    replications, generations = CALIBRATE_DEFAULTS[args.method]
+    return args.replications or replications, args.generations or generations
+
+
 def _calibrate(args: argparse.Namespace) -> int:
+    _check_calibrate_plan(args)
     if args.method == "abc":
         return _calibrate_abc(args)
     from sim.calibration import calibrate, write_calibration
 
     path = args.out or calibration_file()
     _check_file(path, "calibrate")
-    try:
-        check_workers(args.workers, cluster=False)
-    except LimitError as exc:
-        raise UsageError(f"alliance calibrate: {exc}") from None
-    generations = args.generations or 30
+    replications, generations = _calibrate_budget(args)
     bar = tqdm(total=generations, unit="generation", disable=None)
 
     def progress(generation: int, best: float) -> None:
@@ -659,7 +717,7 @@ def _calibrate(args: argparse.Namespace) -> int:
 
     with bar:
         cal = calibrate(
-            args.replications or 32,
+            replications,
             generations,
             args.population,
             args.seed,
@@ -687,7 +745,7 @@ def _calibrate_abc(args: argparse.Namespace) -> int:
 
     path = args.out or posterior_file()
     _check_file(path, "calibrate")
-    generations = args.generations or 10
+    replications, generations = _calibrate_budget(args)
     bar = tqdm(total=generations, unit="generation", disable=None)
 
     def progress(generation: int, epsilon: float, accepted: int, evaluations: int) -> None:
@@ -699,7 +757,7 @@ def _calibrate_abc(args: argparse.Namespace) -> int:
             cal = calibrate_abc(
                 args.particles,
                 generations,
-                args.replications or 16,
+                replications,
                 args.seed,
                 args.fit,
                 args.data_edition or DEFAULT_EDITION,
@@ -781,13 +839,13 @@ def _app(args: argparse.Namespace) -> int:
     return subprocess.run(command, cwd=APP.parent, env=env, check=False).returncode
 
 
-def _check_calibration() -> None:
-    """Refuse an unusable calibration file in one line; say so when there is none."""
+def _check_calibration(notify: bool = True) -> None:
+    """Refuse an unusable calibration file in one line; say so when there is none (``notify``)."""
     try:
         notice = check_calibration()
     except CalibrationFileError as exc:
         raise UsageError(f"alliance: {exc}") from None
-    if notice:
+    if notice and notify:
         print(f"alliance: {notice}", file=sys.stderr)
 
 
@@ -795,8 +853,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``alliance`` command."""
     try:
         args = build_parser().parse_args(argv)
-        if args.command not in ("calibrate", "query"):  # those two do not read the defaults
-            _check_calibration()
+        if args.command != "query":  # a query reads a store, not the parameters
+            # calibrate writes the file, but its hindcasts load scenarios, which refuse a bad one
+            _check_calibration(notify=args.command != "calibrate")
         if args.command == "scenarios":
             for name, description in list_scenarios():
                 print(f"{name:22} {description}")

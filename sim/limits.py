@@ -21,11 +21,33 @@ OUTPUTS_DISK_PER_RUN = 100
 PLAN_MEMORY_PER_RUN = {"tables": 1_000, "outputs": 50, "none": 0}
 """Bytes the driver holds per planned run: a batch plans every run (seeds, chunks: ~480
 measured); an outputs-only sweep holds its design points (a few hundred bytes each)."""
-TABLE_MEMORY_PER_RUN = 120_000
-"""Bytes per run of tables built in one process (``run_ensemble``, validation: ~110k measured)."""
-SECONDS_PER_RUN = {"ensemble": 1 / 2000, "mesa": 1 / 15}
+TABLE_MEMORY_PER_RUN = 150_000
+"""Bytes per run of tables built in one process: validation ~110k; ``alliance run``'s forecast
+(``make_forecast``) ~145k, peak resident memory (``/usr/bin/time -v alliance run hague-2035
+--replications N``, 2026-11-28) 501 MB at N = 2,000, 791 MB at 4,000 and 1,353 MB at 8,000."""
+SECONDS_PER_RUN = {"ensemble": 1 / 2000, "mesa": 1 / 15, "hindcast": 1 / 500}
 """Seconds per run on one worker (``docs/benchmarks.md``: ensemble 2,201-2,885 runs/s with
-tables in one process; a Mesa batch 32 runs/s on two workers)."""
+tables in one process; a Mesa batch 32 runs/s on two workers). ``hindcast``: ``alliance
+calibrate``'s differential evolution, a 32-run hindcast with its tables per evaluation: 1,080
+runs/s on one worker measured (``--population 1 --replications 32 --workers 1``, generations 2
+then 8: 60 more evaluations in 1.8 s), but the README's default fit (about 102,000 runs) takes
+about 3 min on 2 cores, 280 runs/s a worker; 500 runs/s between the two."""
+ABC_SIMULATED_PER_PARTICLE = 5
+"""Particles ABC-SMC simulates per particle accepted, in a generation after the first (a prior
+sample, all accepted). ``sim.abc``'s sampler has no bound (pyABC's ``max_eval`` is infinite); the
+shipped posterior (``docs/posterior.md``) simulated 2.1-4.2 per accepted particle per generation,
+and the sampler simulates up to 1.2 times what it expects to need."""
+ABC_PARTICLE_RUNS = 10
+"""The time ABC-SMC spends on a particle besides its runs (proposal, kernel, pyABC's database),
+in runs: 4-5 ms a particle measured (``docs/posterior.md``: 11.4 ms a particle of 16 runs;
+``alliance calibrate --method abc --particles 800 --generations 6 --replications 2``: 14,801
+particles in 85 s)."""
+ABC_PARTICLE_MEMORY = 30_000
+"""Bytes per particle and generation of an ABC-SMC history held in memory (pyABC's in-memory
+database, every generation's statistics). Peak resident memory of ``alliance calibrate --method
+abc --particles 800 --replications 2`` (2026-11-28): 470 MB with ``--generations 1``, 515 MB with
+3, 593 MB with 6, 22-31 kB per particle and generation; the shipped posterior peaked at 677 MB
+for 1,000 particles x 11 generations (the prior sample included)."""
 WORKER_MEMORY = 400 * 2**20
 """Resident memory of one worker process (model, data, one chunk)."""
 LONG_S = 12 * 3600
@@ -69,19 +91,25 @@ def estimate(
     keep: str = "tables",
     workers: int = 1,
     in_memory: bool = False,
+    held: int | None = None,
+    memory: int = 0,
 ) -> Estimate:
     """Estimate a plan of ``runs`` runs.
 
     Args:
         runs: Runs in the plan.
-        engine: ``ensemble`` or ``mesa``.
+        engine: ``ensemble``, ``mesa`` or ``hindcast`` (calibration's evaluations).
         keep: ``tables`` (every run's tables on disk), ``outputs`` (a sweep's outputs only) or
             ``none`` (nothing written).
         workers: Worker processes.
-        in_memory: Whether every run's tables are held in one process (validation).
+        in_memory: Whether the runs' tables are held in memory (``alliance run``'s forecast,
+            validation, calibration).
+        held: The runs held in memory at once, over all processes (default: every run).
+        memory: Bytes held besides the runs (an ABC-SMC history).
     """
     per_run_disk = {"tables": TABLES_DISK_PER_RUN, "outputs": OUTPUTS_DISK_PER_RUN, "none": 0}
-    memory = runs * (TABLE_MEMORY_PER_RUN if in_memory else PLAN_MEMORY_PER_RUN[keep])
+    per_run = TABLE_MEMORY_PER_RUN if in_memory else PLAN_MEMORY_PER_RUN[keep]
+    memory += (runs if held is None else held) * per_run
     return Estimate(
         runs=runs,
         memory=memory + workers * WORKER_MEMORY,
@@ -107,8 +135,8 @@ def check_plan(
     """
     memory = int(psutil.virtual_memory().available * MEMORY_SHARE)
     if plan.memory > memory:
-        available = f"{_bytes(memory)} of memory is available"
-        raise LimitError(f"{flag}: needs {plan.describe(workers)}; {available}")
+        limit = f"the limit is {_bytes(memory)} ({MEMORY_SHARE:.0%} of the memory available)"
+        raise LimitError(f"{flag}: needs {plan.describe(workers)}; {limit}")
     if out is not None and plan.disk:
         free = shutil.disk_usage(_existing(out)).free
         if plan.disk > free:

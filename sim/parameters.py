@@ -420,7 +420,7 @@ def check_calibration() -> str | None:
     """
     if _CALIBRATION_PROBLEM:
         bad = _CALIBRATION_PROBLEM
-        hint = "(fix or delete it, or rerun `alliance calibrate`)"
+        hint = "(fix it, or delete it and rerun `alliance calibrate`)"
         raise CalibrationFileError(bad.source, bad.where, f"{bad.problem} {hint}")
     if not _CALIBRATION:
         return (

@@ -803,3 +803,21 @@ def test_a_bad_posterior_file_stops_forecasts_in_one_line(tmp_path, capsys, monk
     argv = ["run", "hague-2035", "--uncertainty", "posterior", "--out", str(tmp_path / "r")]
     assert main(argv) == 2
     _assert_one_line(capsys.readouterr().err, "alliance run", "--uncertainty", str(bad))
+
+
+def test_a_bad_calibration_file_stops_calibrate_in_one_line_but_not_query(
+    tmp_path, capsys, monkeypatch
+):
+    """calibrate's hindcasts load scenarios, which refuse the file; a query never reads it."""
+    from sim.parameters import CalibrationFileError
+
+    bad = CalibrationFileError("scenarios/calibration.toml", "parameters", "missing or empty table")
+    monkeypatch.setattr("sim.parameters._CALIBRATION_PROBLEM", bad)
+    out = tmp_path / "cal.toml"
+    argv = ["calibrate", "--generations", "1", "--population", "1", "--replications", "1"]
+    assert main([*argv, "--workers", "1", "--out", str(out)]) == 2
+    _assert_one_line(capsys.readouterr().err, "calibration.toml", "missing or empty table")
+    assert not out.exists()
+    assert main(["query", str(tmp_path), "SELECT 1"]) == 2  # not a store: the store says so
+    err = capsys.readouterr().err
+    assert err.startswith("alliance query:") and "calibration.toml" not in err

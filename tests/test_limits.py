@@ -7,7 +7,7 @@ from collections import namedtuple
 import pytest
 
 import sim.limits
-from sim.cli import main
+from sim.cli import _check_calibrate_plan, build_parser, main
 from sim.executors import ExecutorError, open_executor
 from sim.limits import LONG_S, LimitError, check_plan, estimate, max_workers
 
@@ -24,7 +24,8 @@ def test_an_estimate_scales_with_runs_and_what_is_kept():
 def test_memory_disk_and_time_limits_each_give_one_line(monkeypatch, tmp_path):
     memory = namedtuple("Memory", "available total")
     monkeypatch.setattr(sim.limits.psutil, "virtual_memory", lambda: memory(10**9, 10**9))
-    with pytest.raises(LimitError, match=r"^--replications 9: needs .* of memory is available$"):
+    limit = r"the limit is 800\.0 MB \(80% of the memory available\)$"
+    with pytest.raises(LimitError, match=rf"^--replications 9: needs .*; {limit}"):
         check_plan(estimate(10**6, workers=1), "--replications 9", 1)
     usage = namedtuple("Usage", "total used free")
     monkeypatch.setattr(sim.limits.shutil, "disk_usage", lambda _: usage(10**6, 0, 10**6))
@@ -56,6 +57,9 @@ def _cli(*argv: str) -> subprocess.CompletedProcess:
         (["batch", "hague-2035", "--replications", str(10**30)], "--replications"),
         (["batch", "hague-2035", "--replications", "10", "--workers", "1000"], "--workers 1000"),
         (["validate", "--replications", "1000000000"], "--replications 1000000000"),
+        (["run", "hague-2035", "--replications", "1000000000"], "--replications 1000000000"),
+        (["calibrate", "--generations", "1000000000"], "--generations 1000000000"),
+        (["calibrate", "--method", "abc", "--particles", str(10**9)], "--particles 1000000000"),
     ],
 )
 def test_a_plan_that_cannot_fit_exits_2_in_one_line_and_writes_nothing(tmp_path, argv, names):
@@ -85,3 +89,52 @@ def test_a_long_plan_needs_allow_long(monkeypatch, tmp_path, capsys):
     assert main([*argv, "--out", str(tmp_path / "a")]) == 2
     assert "add --allow-long" in capsys.readouterr().err
     assert main([*argv, "--out", str(tmp_path / "b"), "--allow-long"]) == 0
+
+
+def _small_machine(monkeypatch, available: int = 10**9) -> None:
+    """The machine as the tests shrink it: ``available`` bytes of memory (80% the limit)."""
+    memory = namedtuple("Memory", "available total")
+    monkeypatch.setattr(sim.limits.psutil, "virtual_memory", lambda: memory(available, available))
+
+
+def test_a_forecast_is_estimated_at_the_in_process_rate(monkeypatch, tmp_path, capsys):
+    """`alliance run` holds every run's tables in one process (about 21 GB for 150,000 runs)."""
+    assert estimate(150_000, keep="none", in_memory=True).memory > 20e9
+    _small_machine(monkeypatch)
+    out = tmp_path / "r"
+    assert main(["run", "hague-2035", "--replications", "20000", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("alliance run: --replications 20000: needs about")
+    assert err[0].endswith("the limit is 800.0 MB (80% of the memory available)"), err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "names"),
+    [
+        (["--generations", "100000"], ["--generations 100000", "add --allow-long"]),
+        (["--population", "100000"], ["--population 100000", "add --allow-long"]),
+        (["--replications", "10000000", "--allow-long"], ["--replications 10000000", "limit"]),
+        (["--method", "abc", "--particles", "10000000"], ["--particles 10000000", "limit"]),
+        (["--method", "abc", "--generations", "100000"], ["--generations 100000", "limit"]),
+    ],
+)
+def test_a_calibration_too_big_or_long_exits_2_in_one_line(
+    monkeypatch, tmp_path, capsys, argv, names
+):
+    _small_machine(monkeypatch, 8 * 10**9)
+    out = tmp_path / "cal.toml"
+    assert main(["calibrate", *argv, "--workers", "1", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("alliance calibrate: --"), err
+    assert all(name in err for name in names), err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("method", ["optimize", "abc"])
+def test_the_default_calibrations_fit_a_small_machine(monkeypatch, method):
+    """The shipped budgets (minutes, under 1 GB) pass the check; nothing is run here."""
+    _small_machine(monkeypatch, 8 * 10**9)
+    _check_calibrate_plan(
+        build_parser().parse_args(["calibrate", "--method", method, "--workers", "2"])
+    )

@@ -1,5 +1,8 @@
 import json
+import subprocess
+import sys
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -157,3 +160,15 @@ def test_alliance_validate_on_the_2025_edition(tmp_path):
 def test_the_calibration_objective_is_the_metrics_training_rmse(small_hindcast):
     sim, table = small_hindcast
     assert train_error_rmse(table) == approx(hindcast_metrics(table, sim)["rmse_train_pp"])
+
+
+def test_importing_validation_loads_no_batch_store_or_duckdb():
+    """Seeding lives in sim/shocks.py: the hindcast needs neither the batch stack nor DuckDB."""
+    heavy = ["duckdb", "sim.batch", "sim.executors", "sim.store"]
+    code = f"import sys, sim.validation; print([m for m in {heavy!r} if m in sys.modules])"
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
