@@ -492,6 +492,19 @@ class RollingCheck:
     reliability: pd.DataFrame
     settings: dict
 
+    @classmethod
+    def scored(cls, table: pd.DataFrame, settings: dict) -> RollingCheck:
+        """The check of ``table`` (``forecast_table``) with every summary computed from it."""
+        return cls(
+            table,
+            summarise(table, ["horizon"]),
+            summarise(table),
+            summarise(table, ["iso3"]),
+            summarise(table, ["iso3", "horizon"]),
+            reliability(table),
+            settings,
+        )
+
 
 def rolling_origin(
     origins: Sequence[int] = ORIGINS,
@@ -557,15 +570,7 @@ def rolling_origin(
         settings["posterior"] = {"draws": len(posterior.weights)} | {
             k: str(posterior.metadata[k]) for k in about if k in posterior.metadata
         }
-    return RollingCheck(
-        table,
-        summarise(table, ["horizon"]),
-        summarise(table),
-        summarise(table, ["iso3"]),
-        summarise(table, ["iso3", "horizon"]),
-        reliability(table),
-        settings,
-    )
+    return RollingCheck.scored(table, settings)
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,6 @@ from sim.rolling import (
     RollingCheck,
     RollingChecks,
     forecast_table,
-    reliability,
-    summarise,
 )
 from sim.rolling_report import (
     HEADING,
@@ -64,15 +62,7 @@ def _check(model: np.ndarray, posterior: dict | None = None) -> RollingCheck:
     }
     if posterior is not None:
         settings["posterior"] = posterior
-    return RollingCheck(
-        table,
-        summarise(table, ["horizon"]),
-        summarise(table),
-        summarise(table, ["iso3"]),
-        summarise(table, ["iso3", "horizon"]),
-        reliability(table),
-        settings,
-    )
+    return RollingCheck.scored(table, settings)
 
 
 def _noise(sd: float) -> dict[int, NoiseFit]:
