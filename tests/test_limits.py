@@ -138,3 +138,27 @@ def test_the_default_calibrations_fit_a_small_machine(monkeypatch, method):
     _check_calibrate_plan(
         build_parser().parse_args(["calibrate", "--method", method, "--workers", "2"])
     )
+
+
+def test_a_1000_by_1000_grid_is_estimated_and_refused_where_it_cannot_fit(
+    monkeypatch, tmp_path, capsys
+):
+    """A million-point grid: with full tables it cannot fit this machine; outputs-only it fits
+    a large machine but not a small one. Either way one line, nothing written."""
+    values = ", ".join(f"{i / 1000:.3f}" for i in range(1000))
+    spec = tmp_path / "grid.toml"
+    spec.write_text(
+        'description = "grid"\nscenario = "hague-2035"\ndesign = "grid"\nreplications = 50\n'
+        f"seed = 1\n[parameters]\nfree_riding = {{ values = [{values}] }}\n"
+        f"pledge_commitment = {{ values = [{values}] }}\n"
+        '[[outputs]]\nname = "n"\ncolumn = "allies_ge_3_5pct_core"\nyear = 2035\n'
+    )
+    done = _cli("sweep", str(spec), "--out", str(tmp_path / "tables"), "--keep", "tables")
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
+    assert "1000000 design points x 50 replications: needs about" in done.stderr
+    assert "the limit is" in done.stderr and not (tmp_path / "tables").exists()
+    _small_machine(monkeypatch)
+    assert main(["sweep", str(spec), "--out", str(tmp_path / "outputs")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "1000000 design points x 50 replications" in err[0]
+    assert not (tmp_path / "outputs").exists()
