@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import psutil
 import pytest
 
 from sim.cli import main
@@ -139,6 +140,38 @@ def test_a_killed_sweep_resumes_to_the_same_indices(tmp_path):
     pd.testing.assert_frame_equal(
         pd.read_csv(out / "indices.csv"), pd.read_csv(whole.out / "indices.csv")
     )
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "outputs.parquet"), whole.outputs)
+
+
+def test_sigterm_stops_a_sweep_like_ctrl_c_and_its_workers_with_it(tmp_path):
+    """SIGTERM to the driver alone: exit 143 with the resume hint, no worker left, and --resume
+    completes to the uninterrupted sweep's outputs."""
+    spec = _spec(tmp_path, samples=40, replications=4)
+    out = tmp_path / "terminated"
+    proc = subprocess.Popen(
+        _cmd(spec, out, "--chunk-size", "8"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while len(BatchStore(out / "runs").done_chunks()) < 5:
+        assert proc.poll() is None, "the sweep ended before it could be stopped"
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    children = psutil.Process(proc.pid).children(recursive=True)
+    proc.send_signal(signal.SIGTERM)
+    try:
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 143, stderr
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith("alliance sweep: terminated (SIGTERM);") and "--resume" in last
+    assert "Traceback" not in stderr
+    _, alive = psutil.wait_procs(children, timeout=10)
+    assert not alive, f"left running: {alive}"
+    resumed = subprocess.run(_cmd(spec, out, "--resume"), capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    whole = run_sweep(load_experiment(spec), tmp_path / "whole", executor="serial")
     pd.testing.assert_frame_equal(pd.read_parquet(out / "outputs.parquet"), whole.outputs)
 
 
