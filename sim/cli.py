@@ -179,7 +179,8 @@ def _add_execution(parser: argparse.ArgumentParser, what: str, default_out: str)
     parser.add_argument(
         "--scheduler",
         type=_address,
-        help=f"join a Dask cluster at this address, e.g. tcp://HOST:8786 (or set {SCHEDULER_ENV})",
+        help="join a Dask cluster at this address, e.g. tcp://HOST:8786 "
+        f"(default: ${SCHEDULER_ENV} if set; none: this machine)",
     )
     parser.add_argument("--out", type=_path, help=f"{what} folder (default: {default_out})")
     parser.add_argument("--resume", action="store_true", help=f"complete the {what} in --out")

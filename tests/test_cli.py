@@ -821,3 +821,17 @@ def test_a_bad_calibration_file_stops_calibrate_in_one_line_but_not_query(
     assert main(["query", str(tmp_path), "SELECT 1"]) == 2  # not a store: the store says so
     err = capsys.readouterr().err
     assert err.startswith("alliance query:") and "calibration.toml" not in err
+
+
+def test_the_readme_batch_table_lists_every_batch_option_and_help_shows_defaults():
+    """The README's batch options table and `alliance batch --help` describe the same flags;
+    every option that takes a value says its default in --help."""
+    batch = build_parser()._subparsers._group_actions[0].choices["batch"]
+    flags = {a.option_strings[-1] for a in batch._actions if a.option_strings} - {"--help"}
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    table = readme.split("| option | default | meaning |", 1)[1].split("\n\n", 1)[0]
+    listed = set(re.findall(r"^\| `(--[a-z-]+)", table, flags=re.MULTILINE))
+    assert listed == flags
+    for action in batch._actions:
+        if action.option_strings and action.nargs != 0 and "--set" not in action.option_strings:
+            assert "default" in action.help, action.option_strings
