@@ -735,3 +735,25 @@ def write_abc(cal: AbcCalibration, path: Path | None = None) -> Path:
         "parameters from it (sim/posterior.py). Rerun the command below to reproduce it.",
     ]
     return write_posterior(to_posterior(cal, date.today()), path, header)
+
+
+def format_abc(cal: AbcCalibration, generations: int, path: Path) -> str:
+    """``alliance calibrate --method abc``'s summary: the posterior, its fits, its intervals."""
+    fit = cal.fit
+    lines = [
+        f"Posterior: {len(cal.samples)} weighted draws (generation {cal.selected + 1} of "
+        f"{generations}, epsilon {cal.epsilons[cal.selected]:.4f} pp, {cal.wall_time_s:.0f} s)."
+    ]
+    labels = {"mean": "posterior mean", "median": "posterior median"}
+    labels |= {"predictive": "predictive mean", "point": "point fit"}
+    for case, label in labels.items():
+        lines.append(
+            f"  RMSE, {label:16} {span(TRAIN)} {fit[f'rmse_train_pp_{case}']:.4f} pp; "
+            f"{span(TEST)}, held out: {fit[f'rmse_test_pp_{case}']:.4f} pp"
+        )
+    lines.append("90% credible interval [prior range]:")
+    for name, (low, high) in cal.interval(0.9).items():
+        p = PARAMETERS[name]
+        lines.append(f"  {name:28} [{low:.4g}, {high:.4g}]  [{p.low:g}, {p.high:g}]")
+    lines.append(f"Written: {path}")
+    return "\n".join(lines)

@@ -28,7 +28,15 @@ from sim.executors import worker_init
 from sim.noise_fit import NOISE, NoiseFit, fit_noise
 from sim.parameters import MEAN_FIT, PARAMETERS, PRIORS, calibration_file
 from sim.store import atomic_write
-from sim.validation import SEED, TEST, TRAIN, hindcast, hindcast_metrics, train_error_rmse
+from sim.validation import (
+    SEED,
+    TEST,
+    TRAIN,
+    hindcast,
+    hindcast_metrics,
+    span,
+    train_error_rmse,
+)
 
 FITTED: tuple[str, ...] = (
     "adjustment_speed",
@@ -276,3 +284,17 @@ def write_calibration(cal: Calibration, path: Path | None = None) -> Path:
     text = calibration_toml(cal, date.today())
     atomic_write(path, lambda tmp: Path(tmp).write_text(text))
     return path
+
+
+def format_calibration(cal: Calibration, path: Path) -> str:
+    """``alliance calibrate``'s summary: the fit's RMSEs, the values, the noise, the file."""
+    return "\n".join(
+        [
+            f"RMSE {span(TRAIN)} {cal.rmse_train_pp:.4f} pp "
+            f"(priors {cal.rmse_train_prior_pp:.4f}); "
+            f"{span(TEST)}, held out: {cal.rmse_test_pp:.4f} pp",
+            *(f"  {name:28} {value:g}" for name, value in cal.values.items()),
+            f"Then the forecasts' spread: {cal.noise.describe()}",
+            f"Written: {path}",
+        ]
+    )

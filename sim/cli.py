@@ -56,7 +56,7 @@ from sim.spec_checks import SpecError, printable
 from sim.store import BatchStore, StoreError, check_writable
 from sim.sweep_runs import CHUNK_RUNS, KEEP
 from sim.uncertainty import UNCERTAINTY
-from sim.validation import REPLICATIONS, SEED, TEST, TRAIN, span
+from sim.validation import REPLICATIONS, SEED, TRAIN, span
 
 # Each command imports what only it needs (Mesa, SALib and matplotlib take seconds to load).
 
@@ -624,22 +624,11 @@ def _validate(args: argparse.Namespace) -> int:
     if args.rolling:
         return _rolling(args, edition)
     from sim.validation import validate
-    from sim.validation_report import write_validation
+    from sim.validation_report import format_validation, write_validation
 
     result = validate(args.replications, args.seed, edition)
     report = write_validation(result, args.out, args.report)
-    m = result.metrics
-    print(
-        f"RMSE train {span(TRAIN)} {m['rmse_train_pp']:.3f} pp; held out {span(TEST)} "
-        f"{m['rmse_test_pp']:.3f} pp (persistence {m['rmse_persistence_test_pp']:.3f}, "
-        f"trend {m['rmse_trend_test_pp']:.3f})"
-    )
-    print(
-        f"Allies at >=2% in 2024: {m['count_ge_2pct_2024_sim']} simulated, "
-        f"{m['count_ge_2pct_2024_obs']} observed (allies with published figures)"
-    )
-    print(f"NATO data edition {edition}")
-    print(f"Written: {args.out}/ (hindcast.parquet, metrics.json, plots) and {report}")
+    print(format_validation(result, edition, args.out, report))
     return 0
 
 
@@ -647,16 +636,14 @@ def _rolling(args: argparse.Namespace, edition: str) -> int:
     """``alliance validate --rolling``: the check's section in the report, its plot in --out."""
     _, posterior = _uncertainty(argparse.Namespace(uncertainty=None, command="validate"))
     from sim.rolling import HORIZONS, ORIGINS, rolling_checks
-    from sim.rolling_report import write_rolling
+    from sim.rolling_report import format_rolling, write_rolling
 
     report = args.report or args.out / "validation.md"
     command = f"alliance validate --rolling --out {args.out} --report {report}"
     command += f" --replications {args.replications} --seed {args.seed} --data-edition {edition}"
     result = rolling_checks(ORIGINS, HORIZONS, args.replications, args.seed, edition, posterior)
     write_rolling(result, report, args.out / "reliability.png", command)
-    pooled = result.checks["refit"].pooled
-    print(pooled.to_string())
-    print(f"Written: {report} (section 'Rolling-origin check') and {args.out}/reliability.png")
+    print(format_rolling(result, report, args.out / "reliability.png"))
     return 0
 
 
@@ -705,7 +692,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     _check_calibrate_plan(args)
     if args.method == "abc":
         return _calibrate_abc(args)
-    from sim.calibration import calibrate, write_calibration
+    from sim.calibration import calibrate, format_calibration, write_calibration
 
     path = args.out or calibration_file()
     _check_file(path, "calibrate")
@@ -728,20 +715,13 @@ def _calibrate(args: argparse.Namespace) -> int:
             args.data_edition or DEFAULT_EDITION,
         )
     write_calibration(cal, path)
-    print(
-        f"RMSE {span(TRAIN)} {cal.rmse_train_pp:.4f} pp (priors {cal.rmse_train_prior_pp:.4f}); "
-        f"{span(TEST)}, held out: {cal.rmse_test_pp:.4f} pp"
-    )
-    for name, value in cal.values.items():
-        print(f"  {name:28} {value:g}")
-    print(f"Then the forecasts' spread: {cal.noise.describe()}")
-    print(f"Written: {path}")
+    print(format_calibration(cal, path))
     return 0
 
 
 def _calibrate_abc(args: argparse.Namespace) -> int:
     """``alliance calibrate --method abc``: a posterior by ABC-SMC (``sim.abc``)."""
-    from sim.abc import calibrate_abc, write_abc
+    from sim.abc import calibrate_abc, format_abc, write_abc
     from sim.posterior import posterior_file
 
     path = args.out or posterior_file()
@@ -767,23 +747,7 @@ def _calibrate_abc(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(f"alliance calibrate: {exc}") from None
     write_abc(cal, path)
-    fit = cal.fit
-    print(
-        f"Posterior: {len(cal.samples)} weighted draws (generation {cal.selected + 1} of "
-        f"{generations}, epsilon {cal.epsilons[cal.selected]:.4f} pp, {cal.wall_time_s:.0f} s)."
-    )
-    labels = {"mean": "posterior mean", "median": "posterior median"}
-    labels |= {"predictive": "predictive mean", "point": "point fit"}
-    for case, label in labels.items():
-        print(
-            f"  RMSE, {label:16} {span(TRAIN)} {fit[f'rmse_train_pp_{case}']:.4f} pp; "
-            f"{span(TEST)}, held out: {fit[f'rmse_test_pp_{case}']:.4f} pp"
-        )
-    print("90% credible interval [prior range]:")
-    for name, (low, high) in cal.interval(0.9).items():
-        p = PARAMETERS[name]
-        print(f"  {name:28} [{low:.4g}, {high:.4g}]  [{p.low:g}, {p.high:g}]")
-    print(f"Written: {path}")
+    print(format_abc(cal, generations, path))
     return 0
 
 

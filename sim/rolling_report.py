@@ -382,3 +382,13 @@ def write_rolling(result: RollingChecks, report: Path, plot: Path, command: str)
     text = report.read_text() if report.exists() else ""
     updated = replace_section(text, section_markdown(result, link, command))
     atomic_write(report, lambda tmp: Path(tmp).write_text(updated))
+
+
+def format_rolling(result: RollingChecks, report: Path, plot: Path) -> str:
+    """``alliance validate --rolling``'s summary: the refitted model's pooled scores, the files."""
+    return "\n".join(
+        [
+            result.checks["refit"].pooled.to_string(),
+            f"Written: {report} (section 'Rolling-origin check') and {plot}",
+        ]
+    )

@@ -354,3 +354,19 @@ published; allies at 2% or more: {step["count_ge_2pct_2024_obs"]} in 2024,
 
 ![The 2025 step]({links["step_2025"]})
 """
+
+
+def format_validation(result: Validation, edition: str, out: Path, report: Path) -> str:
+    """``alliance validate``'s summary: the RMSEs, the 2024 count of allies at 2%, the files."""
+    m = result.metrics
+    return "\n".join(
+        [
+            f"RMSE train {span(TRAIN)} {m['rmse_train_pp']:.3f} pp; held out {span(TEST)} "
+            f"{m['rmse_test_pp']:.3f} pp (persistence {m['rmse_persistence_test_pp']:.3f}, "
+            f"trend {m['rmse_trend_test_pp']:.3f})",
+            f"Allies at >=2% in 2024: {m['count_ge_2pct_2024_sim']} simulated, "
+            f"{m['count_ge_2pct_2024_obs']} observed (allies with published figures)",
+            f"NATO data edition {edition}",
+            f"Written: {out}/ (hindcast.parquet, metrics.json, plots) and {report}",
+        ]
+    )

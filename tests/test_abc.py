@@ -1,6 +1,7 @@
 import subprocess
 import sys
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -14,6 +15,7 @@ from sim.abc import (
     batch_sampler,
     beat_shares,
     calibrate_abc,
+    format_abc,
     nato_panel,
     normal_transition,
     rmse_distance,
@@ -138,6 +140,15 @@ def test_calibration_is_reproducible_and_round_trips(tmp_path):
     assert first.weights.sum() == pytest.approx(1.0)
     # The posterior is the first generation within noise, else the last.
     assert all(share < MAJORITY for share in first.within_noise[: first.selected])
+    lines = format_abc(first, 2, Path("posterior.toml")).splitlines()
+    assert lines[0].startswith(
+        f"Posterior: 30 weighted draws (generation {first.selected + 1} of 2"
+    )
+    assert lines[1].startswith("  RMSE, posterior mean   2015-2022 ")
+    assert lines[5] == "90% credible interval [prior range]:"
+    low, high = first.interval(0.9)[TWIN_FREE[0]]
+    assert lines[6].startswith(f"  {TWIN_FREE[0]:28} [{low:.4g}, {high:.4g}]")
+    assert len(lines) == 6 + len(TWIN_FREE) + 1 and lines[-1] == "Written: posterior.toml"
     assert first.within_noise[first.selected] >= MAJORITY or first.selected == 1
     assert "--fit adjustment_speed,threat_response_pp" in first.command
     for name, (low, high) in first.interval().items():

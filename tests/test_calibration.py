@@ -4,7 +4,13 @@ import pytest
 from pytest import approx
 
 import sim.validation
-from sim.calibration import FITTED, calibrate, calibration_toml, write_calibration
+from sim.calibration import (
+    FITTED,
+    calibrate,
+    calibration_toml,
+    format_calibration,
+    write_calibration,
+)
 from sim.noise_fit import NOISE
 from sim.parameters import (
     MEAN_FIT,
@@ -71,6 +77,14 @@ def test_calibration_is_reproducible_never_worse_than_the_priors_and_round_trips
     )
     assert back["fit"]["rmse_train_pp"] == approx(one.rmse_train_pp, abs=1e-4)
     assert tomllib.loads(calibration_toml(one, back["date"])) == back
+    lines = format_calibration(one, path).splitlines()
+    assert lines[0] == (
+        f"RMSE 2015-2022 {one.rmse_train_pp:.4f} pp (priors {one.rmse_train_prior_pp:.4f}); "
+        f"2023-2024, held out: {one.rmse_test_pp:.4f} pp"
+    )
+    assert lines[1:-2] == [f"  {name:28} {value:g}" for name, value in one.values.items()]
+    assert lines[-2] == f"Then the forecasts' spread: {one.noise.describe()}"
+    assert lines[-1] == f"Written: {path}"
 
 
 def test_calibration_recovers_known_parameters_from_a_synthetic_panel(monkeypatch):

@@ -15,6 +15,7 @@ from sim.rolling import (
 from sim.rolling_report import (
     HEADING,
     findings,
+    format_rolling,
     plot_reliability,
     replace_section,
     section_markdown,
@@ -216,3 +217,13 @@ def test_write_rolling_creates_a_missing_report_and_links_the_plot(tmp_path):
         result(), "validation/reliability.png", "alliance validate --rolling"
     )
     assert report.read_text() == expected
+
+
+def test_format_rolling_prints_the_refitted_models_pooled_scores_and_the_files(tmp_path):
+    checks = result()
+    lines = format_rolling(checks, tmp_path / "v.md", tmp_path / "r.png").splitlines()
+    assert lines[:-1] == checks.checks["refit"].pooled.to_string().splitlines()
+    assert (
+        lines[-1]
+        == f"Written: {tmp_path / 'v.md'} (section 'Rolling-origin check') and {tmp_path / 'r.png'}"
+    )

@@ -144,11 +144,17 @@ def test_alliance_validate_rejects_an_unwritable_folder(tmp_path, capsys):
     assert len(err) == 1 and err[0].startswith("alliance validate:")
 
 
-def test_alliance_validate_on_the_2025_edition(tmp_path):
+def test_alliance_validate_on_the_2025_edition(tmp_path, capsys):
     """--data-edition 2025: recorded in the metrics and the report; NATO's 2024 count is 18."""
     out = tmp_path / "val"
     argv = ["validate", "--out", str(out), "--replications", "2", "--data-edition", "2025"]
     assert main(argv) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0].startswith("RMSE train 2015-2022 ") and "held out 2023-2024" in printed[0]
+    assert printed[2:] == [
+        "NATO data edition 2025",
+        f"Written: {out}/ (hindcast.parquet, metrics.json, plots) and {out / 'validation.md'}",
+    ]
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["data_edition"] == "2025" == metrics["step_2025"]["data_edition"]
     assert metrics["count_ge_2pct_2024_nato_all_allies"] == 18
