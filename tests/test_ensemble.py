@@ -232,41 +232,19 @@ LEVERS = {
 """The policy levers added for the policy search, each away from its default."""
 
 
-@pytest.mark.parametrize("name", ["hague-2035", "us-retrenchment", "threat-escalation"])
-def test_engines_agree_with_the_policy_levers_away_from_their_defaults(scenarios, name):
-    """Mesa and the array engine give the same tables with every new lever set."""
-    spec = scenarios[name].with_parameters(**LEVERS)
-    ensemble = run_ensemble(spec, [3, 11])
-    for seed in (3, 11):
-        mesa = run_scenario(spec, seed)
-        for table in ("allies", "alliance"):
-            got = getattr(ensemble, table)
-            _assert_same(getattr(mesa, table), got[got["seed"] == seed].reset_index(drop=True))
-
-
-def test_runs_with_different_lever_values_in_one_chunk_match_each_run_alone(scenarios):
-    """Levers stacked per run (review year, deadline, weights) give each point's own numbers."""
-    base = scenarios["threat-escalation"]
-    sets = [{}, LEVERS, {"review_delay": -2, "us_pressure_capability_weight": 1.0}]
-    points = [replace(base.with_parameters(**s), name=f"p{i}") for i, s in enumerate(sets)]
-    allies, alliance = point_tables(points, [[5, 6]] * len(points))
-    for point in points:
-        alone = run_ensemble(point, [5, 6])
-        got = alliance[alliance["scenario"] == point.name].reset_index(drop=True)
-        pd.testing.assert_frame_equal(got, alone.alliance.assign(scenario=point.name))
-        got = allies[allies["scenario"] == point.name].reset_index(drop=True)
-        pd.testing.assert_frame_equal(got, alone.allies.assign(scenario=point.name))
-
-
 PLEDGE_LEVERS = {"pledge_core_scale": 1.3, "pledge_delay": -3, "us_demand_delay": 4}
 """The pledge-design levers (the allies' pledge level and deadline, the US demand's deadline),
 each away from its default; the earlier pledge falls overdue within every scenario below."""
 
 
-@pytest.mark.parametrize("name", ["hague-2035", "us-retrenchment", "wales-2014"])
-def test_engines_agree_with_the_pledge_levers_away_from_their_defaults(scenarios, name):
-    """Mesa and the array engine give the same tables with the pledge and demand redesigned."""
-    spec = scenarios[name].with_parameters(**PLEDGE_LEVERS)
+@pytest.mark.parametrize(
+    ("name", "levers"),
+    [(n, LEVERS) for n in ("hague-2035", "us-retrenchment", "threat-escalation")]
+    + [(n, PLEDGE_LEVERS) for n in ("hague-2035", "us-retrenchment", "wales-2014")],
+)
+def test_engines_agree_with_the_levers_away_from_their_defaults(scenarios, name, levers):
+    """Mesa and the array engine give the same tables with the policy or pledge levers set."""
+    spec = scenarios[name].with_parameters(**levers)
     ensemble = run_ensemble(spec, [3, 11])
     for seed in (3, 11):
         mesa = run_scenario(spec, seed)
@@ -275,17 +253,32 @@ def test_engines_agree_with_the_pledge_levers_away_from_their_defaults(scenarios
             _assert_same(getattr(mesa, table), got[got["seed"] == seed].reset_index(drop=True))
 
 
-@pytest.mark.parametrize("name", ["threat-escalation", "wales-2014"])
-def test_runs_with_different_pledge_levers_in_one_chunk_match_each_run_alone(scenarios, name):
-    """Pledge scales and deadlines stacked per run give each point's own numbers."""
-    base = scenarios[name]
-    sets = [
+MIXED_LEVERS = {
+    "policy": [{}, LEVERS, {"review_delay": -2, "us_pressure_capability_weight": 1.0}],
+    "pledge": [
         {},
         PLEDGE_LEVERS,
         {"pledge_delay": 5, "us_demand_delay": -2, "pledge_core_scale": 0.8},
         {"pledge_delay": -3, "review_delay": 1, "us_demand_scale": 1.2},
+    ],
+}
+"""Lever sets that run stacked in one chunk (review years, deadlines, weights, pledge scales)."""
+
+
+@pytest.mark.parametrize(
+    ("name", "sets"),
+    [
+        ("threat-escalation", "policy"),
+        ("threat-escalation", "pledge"),
+        ("wales-2014", "pledge"),
+    ],
+)
+def test_runs_with_different_levers_in_one_chunk_match_each_run_alone(scenarios, name, sets):
+    """Levers stacked per run give each point's own numbers."""
+    base = scenarios[name]
+    points = [
+        replace(base.with_parameters(**s), name=f"p{i}") for i, s in enumerate(MIXED_LEVERS[sets])
     ]
-    points = [replace(base.with_parameters(**s), name=f"p{i}") for i, s in enumerate(sets)]
     allies, alliance = point_tables(points, [[5, 6]] * len(points))
     for point in points:
         alone = run_ensemble(point, [5, 6])
