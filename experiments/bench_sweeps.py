@@ -28,6 +28,7 @@ Run it from the repository root, on an otherwise idle machine::
     python experiments/bench_sweeps.py --million --markdown bench.md
     python experiments/bench_sweeps.py --quick      # smoke check: small, no million
     python experiments/bench_sweeps.py --in-process # part 1 only (a minute, no CLI runs)
+    python experiments/bench_sweeps.py --profile    # where an outputs-only run's time goes
 """
 
 from __future__ import annotations
@@ -107,6 +108,37 @@ def in_process(runs: int, repeat: int) -> dict[str, float]:
         ),
         "outputs only, Sobol chunks of 100 points x 10 (run_points_chunk)": chunk_rate,
     }
+
+
+PHASES = {
+    "stack_shocks": "drawing each run's shocks (its own generator)",
+    "placed_orders": "placing orders (split, pipeline moved on and summed)",
+    "observe": "the yearly measures both engines read",
+    "chosen_spending": "the spending choice",
+    "industry_update": "industry: fill and capacity",
+    "delivered_stock": "deliveries and depreciation",
+    "recruited": "personnel",
+}
+"""The engine's phases (functions ``simulate_points`` calls), as the profile names them."""
+
+
+def profile(runs: int) -> str:
+    """Share of ``simulate_points``'s time (outputs only, ``runs`` runs) in each phase."""
+    import cProfile
+    import pstats
+
+    scenario, seeds = load_scenario("hague-2035"), replication_seeds(1, 0, runs)
+    simulate_points([scenario], [seeds[:10]], **OUTPUTS)  # load data and warm caches
+    profiler = cProfile.Profile()
+    profiler.runcall(simulate_points, [scenario], [seeds], **OUTPUTS)
+    stats = pstats.Stats(profiler).stats
+    total = max(cumulative for _, _, _, cumulative, _ in stats.values())
+    rows = [f"cProfile of simulate_points, {runs} runs of hague-2035, outputs only: "
+            f"{total:.3f} s\n", "| Phase | Share |", "|---|---:|"]  # fmt: skip
+    for name, label in PHASES.items():
+        cumulative = sum(v[3] for (_, _, fn), v in stats.items() if fn == name)
+        rows.append(f"| {label} (`{name}`) | {cumulative / total:.0%} |")
+    return "\n".join(rows)
 
 
 def du_mb(path: Path) -> float:
@@ -262,7 +294,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes, one repetition")
     parser.add_argument("--in-process", action="store_true", help="only the in-process rates")
     parser.add_argument("--markdown", type=Path, help="also write the report here")
+    parser.add_argument("--profile", action="store_true", help="only where the time goes")
     args = parser.parse_args()
+    if args.profile:
+        print(profile(1000))
+        return
     if args.quick:
         args.runs, args.repeat, args.million = 200, 1, False
     rates = in_process(args.runs, args.repeat)
