@@ -15,15 +15,21 @@ from sim.store import BatchStore
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_a_stop_signal_waits_for_the_check(signum):
-    before = signal.getsignal(signum)
-    with deferred_stop() as check:
-        check()  # nothing received yet
-        os.kill(os.getpid(), signum)  # delivered now, but only recorded
-        with pytest.raises(Stopped) as stopped:
-            check()
+    # A process started in the background (`cmd &` without job control) ignores SIGINT, and
+    # deferred_stop keeps an ignored signal ignored (next test): take the signal's default first.
+    default = signal.default_int_handler if signum == signal.SIGINT else signal.SIG_DFL
+    outer = signal.signal(signum, default)
+    try:
+        with deferred_stop() as check:
+            check()  # nothing received yet
+            os.kill(os.getpid(), signum)  # delivered now, but only recorded
+            with pytest.raises(Stopped) as stopped:
+                check()
+        assert signal.getsignal(signum) is default  # the previous handler is back
+    finally:
+        signal.signal(signum, outer)
     assert stopped.value.signum == signum
     assert isinstance(stopped.value, KeyboardInterrupt)
-    assert signal.getsignal(signum) is before  # the previous handler is back
 
 
 def test_an_ignored_signal_stays_ignored():
