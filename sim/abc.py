@@ -59,16 +59,16 @@ import numpy as np
 from sim.calibration import FITTED
 from sim.data import DEFAULT_EDITION, NO_FORCES, check_edition
 from sim.ensemble import simulate_points
-from sim.initial import scenario_data
+from sim.initial import ScenarioData, scenario_data
 from sim.parameters import MEAN_FIT, PARAMETERS
 from sim.posterior import Posterior, write_posterior
 from sim.scenario import Scenario, load_scenario
 from sim.shocks import replication_seeds
-from sim.validation import HINDCAST, SEED, TEST, TRAIN, observed_core, span
+from sim.validation import HINDCAST, SEED, TEST, TRAIN, observed_core
 
 SUMMARY_STATISTICS = (
     "mean core % GDP over the replications, per published ally with forces and training year "
-    f"({span(TRAIN)}, {HINDCAST} hindcast)"
+    "({years}, {scenario} hindcast)"
 )
 DISTANCE = "RMSE (pp of GDP) of the summary statistics against the panel"
 METHOD = (
@@ -106,6 +106,8 @@ class Panel:
         train: Cells fitted (training years, published allies with forces).
         test: Cells held out (test years, same allies).
         source: What the panel is, for the posterior file.
+        data: The runs' start state when not the scenario's own ``scenario_data`` (a rolling
+            origin's, built from what was known at it: ``sim.rolling.rolling_panel``).
     """
 
     scenario: Scenario
@@ -113,6 +115,17 @@ class Panel:
     train: np.ndarray
     test: np.ndarray
     source: str
+    data: ScenarioData | None = None
+
+    def span(self, cells: np.ndarray) -> str:
+        """The years of some cells, ``2015-2022`` (``none`` without any)."""
+        years = np.asarray(self.scenario.years)[cells.any(axis=1)]
+        return f"{years.min()}-{years.max()}" if len(years) else "none"
+
+    def run(self, specs: Sequence[Scenario], seeds: Sequence[Sequence[int]]) -> np.ndarray:
+        """Core % GDP of ``seeds[i]`` runs of each of ``specs`` from the panel's start state."""
+        rec = simulate_points(specs, seeds, ("core_pct_gdp",), (), data=self.data)
+        return rec.allies["core_pct_gdp"]
 
 
 def nato_panel(data_edition: str = DEFAULT_EDITION) -> Panel:
@@ -143,8 +156,8 @@ def twin_panel(truth: Mapping[str, float], seed: int, data_edition: str = DEFAUL
     ``seed``: a twin experiment checks that the calibration recovers ``truth`` from it.
     """
     nato = nato_panel(data_edition)
-    rec = simulate_points([nato.scenario.with_parameters(**truth)], [[seed]], ("core_pct_gdp",), ())
-    observed = np.where(nato.train | nato.test, rec.allies["core_pct_gdp"][0], np.nan)
+    run = nato.run([nato.scenario.with_parameters(**truth)], [[seed]])
+    observed = np.where(nato.train | nato.test, run[0], np.nan)
     values = ", ".join(f"{n}={v:g}" for n, v in truth.items())
     return replace(nato, observed=observed, source=f"twin: {HINDCAST} run, seed {seed}, {values}")
 
@@ -181,8 +194,7 @@ class PanelSimulator:
                 )
                 for row in chunk
             ]
-            rec = simulate_points(specs, [self.seeds] * len(specs), ("core_pct_gdp",), ())
-            core = rec.allies["core_pct_gdp"]
+            core = self.panel.run(specs, [self.seeds] * len(specs))
             out.append(core.reshape(len(specs), len(self.seeds), *core.shape[1:]).mean(axis=1))
         return np.concatenate(out)
 
@@ -191,7 +203,12 @@ class PanelSimulator:
         return self.means(points)[:, self.panel.train]
 
     def rmse(self, means: np.ndarray, cells: np.ndarray) -> np.ndarray:
-        """RMSE (pp) of each of ``means`` (m, years, allies) against the panel at ``cells``."""
+        """RMSE (pp) of each of ``means`` (m, years, allies) against the panel at ``cells``.
+
+        NaN where there are no cells (a rolling origin's panel holds out none).
+        """
+        if not cells.any():
+            return np.full(len(means), np.nan)
         error = means[:, cells] - self.panel.observed[cells]
         return np.sqrt((error**2).mean(axis=1))
 
@@ -412,8 +429,7 @@ def noise_realisations(
     """
     spec = panel.scenario.with_parameters(**dict(zip(names, map(float, values), strict=True)))
     seeds = replication_seeds(seed, 1, count)
-    runs = simulate_points([spec], [seeds], ("core_pct_gdp",), ()).allies["core_pct_gdp"]
-    cells = runs[:, panel.train]
+    cells = panel.run([spec], [seeds])[:, panel.train]
     return cells - cells.mean(axis=0)
 
 
@@ -480,6 +496,9 @@ class AbcCalibration:
         seeds: The replication seeds every particle ran with.
         data_edition: Edition of NATO's tables.
         panel: What was fitted (``Panel.source``).
+        scenario: The hindcast scenario run.
+        train_years: The years fitted (``2015-2022``).
+        test_years: The years held out and reported (``none`` without any).
         wall_time_s: Seconds the calibration took (the fit summary included).
         library_version: pyABC's version.
     """
@@ -502,6 +521,9 @@ class AbcCalibration:
     seeds: tuple[int, ...]
     data_edition: str
     panel: str
+    scenario: str
+    train_years: str
+    test_years: str
     wall_time_s: float
     library_version: str
 
@@ -681,6 +703,9 @@ def calibrate_abc(
         seeds=seeds,
         data_edition=panel.scenario.data_edition,
         panel=panel.source,
+        scenario=panel.scenario.name,
+        train_years=panel.span(panel.train),
+        test_years=panel.span(panel.test),
         wall_time_s=time.perf_counter() - started,
         library_version=pyabc.__version__,
     )
@@ -698,12 +723,14 @@ def to_posterior(cal: AbcCalibration, when: date) -> Posterior:
             "method": METHOD,
             "library": "pyabc",
             "library_version": cal.library_version,
-            "scenario": HINDCAST,
+            "scenario": cal.scenario,
             "panel": cal.panel,
             "data_edition": cal.data_edition,
-            "train": span(TRAIN),
-            "test": span(TEST),
-            "summary_statistics": SUMMARY_STATISTICS,
+            "train": cal.train_years,
+            "test": cal.test_years,
+            "summary_statistics": SUMMARY_STATISTICS.format(
+                years=cal.train_years, scenario=cal.scenario
+            ),
             "distance": DISTANCE,
             "prior": "uniform on each parameter's documented range (sim/parameters.py)",
             "selection": SELECTION,
@@ -748,8 +775,8 @@ def format_abc(cal: AbcCalibration, generations: int, path: Path) -> str:
     labels |= {"predictive": "predictive mean", "point": "point fit"}
     for case, label in labels.items():
         lines.append(
-            f"  RMSE, {label:16} {span(TRAIN)} {fit[f'rmse_train_pp_{case}']:.4f} pp; "
-            f"{span(TEST)}, held out: {fit[f'rmse_test_pp_{case}']:.4f} pp"
+            f"  RMSE, {label:16} {cal.train_years} {fit[f'rmse_train_pp_{case}']:.4f} pp; "
+            f"{cal.test_years}, held out: {fit[f'rmse_test_pp_{case}']:.4f} pp"
         )
     lines.append("90% credible interval [prior range]:")
     for name, (low, high) in cal.interval(0.9).items():

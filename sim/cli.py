@@ -316,7 +316,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--rolling",
         action="store_true",
         help="instead, the rolling-origin check: forecasts from 2017, 2019, 2021 and 2023 "
-        "with parameters refitted per origin, 1-3 years ahead, against baselines (minutes)",
+        "with parameters refitted and a posterior fitted per origin, 1-3 years ahead, against "
+        "baselines (about 30 minutes)",
     )
     _add_edition(validate, DEFAULT_EDITION)
     _add_allow_long(validate)
@@ -635,13 +636,15 @@ def _validate(args: argparse.Namespace) -> int:
 def _rolling(args: argparse.Namespace, edition: str) -> int:
     """``alliance validate --rolling``: the check's section in the report, its plot in --out."""
     _, posterior = _uncertainty(argparse.Namespace(uncertainty=None, command="validate"))
-    from sim.rolling import HORIZONS, ORIGINS, rolling_checks
+    from sim.rolling import ABC_BUDGET, HORIZONS, ORIGINS, rolling_checks
     from sim.rolling_report import format_rolling, write_rolling
 
     report = args.report or args.out / "validation.md"
     command = f"alliance validate --rolling --out {args.out} --report {report}"
     command += f" --replications {args.replications} --seed {args.seed} --data-edition {edition}"
-    result = rolling_checks(ORIGINS, HORIZONS, args.replications, args.seed, edition, posterior)
+    result = rolling_checks(
+        ORIGINS, HORIZONS, args.replications, args.seed, edition, posterior, abc=ABC_BUDGET
+    )
     write_rolling(result, report, args.out / "reliability.png", command)
     print(format_rolling(result, report, args.out / "reliability.png"))
     return 0

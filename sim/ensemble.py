@@ -113,6 +113,7 @@ def simulate_points(
     seeds: Sequence[Sequence[int]],
     ally_columns: Sequence[str] = ALLY_COLUMNS,
     alliance_columns: Sequence[str] = ALLIANCE_COLUMNS,
+    data: ScenarioData | None = None,
 ) -> Recorded:
     """Run ``seeds[i]`` replications of each parameter set ``points[i]``, all at once.
 
@@ -125,6 +126,8 @@ def simulate_points(
         seeds: Each point's seeds.
         ally_columns: The per-ally columns to record (default: all).
         alliance_columns: The alliance columns to record (default: all).
+        data: The start state's data, when not the points' own ``scenario_data`` (the
+            rolling-origin check's, built from what was known at its origin).
 
     Returns:
         Every run's series, runs in point order, then seed order.
@@ -143,7 +146,7 @@ def simulate_points(
                 f"point {point.name} differs from {first.name} in more than parameters"
             )
     keep_freed_memory()
-    data = _shared_data(first)
+    data = _shared_data(first) if data is None else data
     counts = np.array([len(s) for s in seeds])
     point_of_run = np.repeat(np.arange(len(points)), counts)
     seed_of_run = np.array([int(seed) for ss in seeds for seed in ss], dtype="int64")

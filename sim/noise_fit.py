@@ -163,15 +163,32 @@ def fit_noise(
     )
 
 
+def origin_posterior(
+    posterior: Posterior | Mapping[int, Posterior] | None, origin: int
+) -> Posterior | None:
+    """The posterior a forecast from ``origin`` draws from: one for all origins, or its own."""
+    return posterior.get(origin) if isinstance(posterior, Mapping) else posterior
+
+
 def per_origin(
     origins: Sequence[int],
     parameters: Mapping[int, Mapping[str, float]] | None = None,
-    posterior: Posterior | None = None,
+    posterior: Posterior | Mapping[int, Posterior] | None = None,
     seed: int = SEED,
     data_edition: str = DEFAULT_EDITION,
 ) -> dict[int, NoiseFit]:
-    """``fit_noise`` at each origin, on the years up to it, with that origin's parameters."""
+    """``fit_noise`` at each origin, on the years up to it, with that origin's parameters.
+
+    ``posterior`` is one posterior for every origin or one per origin (fitted on the years up
+    to it: ``sim.rolling.posterior_at``).
+    """
     return {
-        o: fit_noise(o, (parameters or {}).get(o), posterior, seed=seed, data_edition=data_edition)
+        o: fit_noise(
+            o,
+            (parameters or {}).get(o),
+            origin_posterior(posterior, o),
+            seed=seed,
+            data_edition=data_edition,
+        )
         for o in origins
     }

@@ -68,12 +68,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from datetime import date
 from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
 
+from sim.abc import Panel, PanelSimulator, calibrate_abc, to_posterior
 from sim.data import (
     DEFAULT_EDITION,
     FIRST_YEAR,
@@ -88,7 +90,7 @@ from sim.data import (
 from sim.ensemble import _simulate, stack_parameters
 from sim.initial import ScenarioData, build_initial_state, scenario_data
 from sim.mechanisms.spending import spill_in
-from sim.noise_fit import NOISE, NoiseFit, per_origin
+from sim.noise_fit import NOISE, NoiseFit, origin_posterior, per_origin
 from sim.parameters import MEAN_FIT, PARAMETERS, PRIORS, lead_times
 from sim.posterior import Posterior
 from sim.scenario import Scenario, load_scenario
@@ -100,6 +102,10 @@ ORIGINS = (2017, 2019, 2021, 2023)
 HORIZONS = (1, 2, 3)
 REPLICATIONS = 500
 """Runs per origin."""
+ABC_BUDGET = MappingProxyType({"particles": 1000, "generations": 10, "replications": 16})
+"""ABC-SMC budget of each origin's posterior in ``alliance validate --rolling``: that of
+``alliance calibrate --method abc`` (``calibrate_abc``'s defaults), so each origin's posterior is
+made as the shipped one is, on its own years."""
 STEP_YEAR = 2022
 """First year of the panel regression's step dummy (the full-scale invasion)."""
 LEVELS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
@@ -512,7 +518,7 @@ def rolling_origin(
     replications: int = REPLICATIONS,
     seed: int = SEED,
     data_edition: str = DEFAULT_EDITION,
-    posterior: Posterior | None = None,
+    posterior: Posterior | Mapping[int, Posterior] | None = None,
     parameters: Mapping[int, Mapping[str, float]] | None = None,
     noise: Mapping[int, float] | None = None,
 ) -> RollingCheck:
@@ -525,8 +531,8 @@ def rolling_origin(
             the same at every origin).
         seed: Root seed.
         data_edition: Edition of NATO's tables the runs start from and are scored against.
-        posterior: Draw each run's parameters from it, or None for the calibrated parameters
-            (random shocks alone).
+        posterior: Draw each run's parameters from it (one for every origin, or one per origin:
+            ``posterior_at``), or None for the calibrated parameters (random shocks alone).
         parameters: Per origin, parameter values replacing the calibrated ones (``refit``'s);
             not with a posterior.
         noise: Per origin, the implementation noise ``spending_noise_sd`` fitted on the years up
@@ -549,7 +555,8 @@ def rolling_origin(
         own = {**(parameters or {}).get(origin, {})}
         if noise:
             own[NOISE] = noise[origin]
-        iso3, samples = model_samples(origin, horizons, seeds, data_edition, posterior, own)
+        post = origin_posterior(posterior, origin)
+        iso3, samples = model_samples(origin, horizons, seeds, data_edition, post, own)
         known = known_reference(load_reference(edition=data_edition), origin).core
         forecasts = {"model": samples} | baseline_samples(known.reindex(iso3), origin, horizons)
         frames.append(forecast_table(origin, horizons, iso3, forecasts, observed))
@@ -565,12 +572,19 @@ def rolling_origin(
         "refit": {int(o): dict(v) for o, v in (parameters or {}).items()},
         "noise": {int(o): float(v) for o, v in (noise or {}).items()},
     }
-    if posterior is not None:
-        about = ("date", "command", "train")
-        settings["posterior"] = {"draws": len(posterior.weights)} | {
-            k: str(posterior.metadata[k]) for k in about if k in posterior.metadata
-        }
+    if isinstance(posterior, Posterior):
+        settings["posterior"] = _about(posterior)
+    elif posterior is not None:
+        settings["posteriors"] = {int(o): _about(origin_posterior(posterior, o)) for o in origins}
     return RollingCheck.scored(table, settings)
+
+
+def _about(posterior: Posterior) -> dict:
+    """A posterior's number of draws and its date, command and training years."""
+    about = ("date", "command", "train")
+    return {"draws": len(posterior.weights)} | {
+        k: str(posterior.metadata[k]) for k in about if k in posterior.metadata
+    }
 
 
 @dataclass(frozen=True)
@@ -588,6 +602,24 @@ class Refit:
     values: dict[str, float]
     rmse_pp: float
     evaluations: int
+
+
+def rolling_panel(origin: int, data_edition: str = DEFAULT_EDITION) -> Panel:
+    """The calibration's panel as it could be fitted at the end of ``origin``.
+
+    The hindcast runs from 2014 to ``origin`` knowing only what was known at ``origin``
+    (``rolling_scenario``, ``known_data``), with the noise at its prior (``MEAN_FIT``); its cells
+    are NATO's published allies with forces, 2015-``origin``; none is held out.
+    """
+    _check_origin(origin)
+    spec = rolling_scenario(FIRST_YEAR, origin, origin, data_edition).with_parameters(**MEAN_FIT)
+    data = known_data(spec, origin)
+    known = known_reference(load_reference(edition=data_edition), origin).core
+    observed = known.reindex(index=data.iso3, columns=list(spec.years)).to_numpy(float).T
+    train = np.isfinite(observed) & ~np.isin(data.iso3, NO_FORCES)[None, :]
+    train[0] = False  # the start year is the runs' start state, not simulated
+    source = f"NATO core % GDP, {spec.data_edition} edition, as known at the end of {origin}"
+    return Panel(spec, observed, train, np.zeros_like(train), source, data)
 
 
 def refit(
@@ -618,19 +650,12 @@ def refit(
     """
     from scipy.optimize import differential_evolution  # 0.3 s to import: only when fitting
 
-    _check_origin(origin)
-    spec = rolling_scenario(FIRST_YEAR, origin, origin, data_edition).with_parameters(**MEAN_FIT)
-    data = known_data(spec, origin)
-    known = known_reference(load_reference(edition=data_edition), origin).core
-    obs = known.reindex(index=data.iso3, columns=list(spec.years)[1:]).to_numpy(float).T
-    cells = np.isfinite(obs) & ~np.isin(data.iso3, NO_FORCES)[None, :]
-    seeds = replication_seeds(seed, 0, replications)
+    panel = rolling_panel(origin, data_edition)
+    simulator = PanelSimulator(panel, fit, replication_seeds(seed, 0, replications))
 
     def rmse(x: Sequence[float]) -> float:
-        values = dict(zip(fit, map(float, x), strict=True))
-        runs = simulate_known(spec.with_parameters(**values), data, seeds)
-        error = runs[:, 1:, :].mean(axis=0) - obs
-        return float(np.sqrt(np.mean(error[cells] ** 2)))
+        means = simulator.means(np.asarray(x, dtype=float)[None, :])
+        return float(simulator.rmse(means, panel.train)[0])
 
     result = differential_evolution(
         rmse,
@@ -647,19 +672,54 @@ def refit(
     return Refit(origin, values, rmse(list(values.values())), int(result.nfev))
 
 
+def posterior_at(
+    origin: int,
+    particles: int = ABC_BUDGET["particles"],
+    generations: int = ABC_BUDGET["generations"],
+    replications: int = ABC_BUDGET["replications"],
+    seed: int = SEED,
+    data_edition: str = DEFAULT_EDITION,
+) -> Posterior:
+    """A posterior fitted on 2015-``origin`` as ``alliance calibrate --method abc`` on 2015-2022.
+
+    ``sim.abc.calibrate_abc`` (ABC-SMC, its selection rule, its seeds) on ``rolling_panel``:
+    the hindcast and the panel know only what was known at the end of ``origin``.
+
+    Args:
+        origin: The last year fitted.
+        particles: Particles per generation.
+        generations: Generations run.
+        replications: Runs averaged per particle.
+        seed: Root seed of the runs' seeds and seed of pyABC's proposals.
+        data_edition: Edition of NATO's tables.
+    """
+    cal = calibrate_abc(
+        particles, generations, replications, seed, panel=rolling_panel(origin, data_edition)
+    )
+    posterior = to_posterior(cal, date.today())
+    call = (
+        f"sim.rolling.posterior_at({origin}, particles={particles}, generations={generations}, "
+        f"replications={replications}, seed={seed}, data_edition={data_edition!r})"
+    )
+    return replace(posterior, metadata={**posterior.metadata, "command": call})
+
+
 @dataclass(frozen=True)
 class RollingChecks:
     """The rolling-origin check with each source of parameters.
 
     Attributes:
-        checks: ``refit`` (parameters fitted per origin on 2015-origin: no leak), ``calibrated``
-            (``scenarios/calibration.toml``, fitted on 2015-2022) and, when one is given,
-            ``posterior`` (draws from it); in that order.
+        checks: ``refit`` (parameters fitted per origin on 2015-origin: no leak),
+            ``refit_posterior`` when per-origin posteriors were fitted (draws from each origin's
+            own posterior: no leak), ``calibrated`` (``scenarios/calibration.toml``, fitted on
+            2015-2022) and, when one is given, ``posterior`` (draws from it); in that order.
         refits: The refit of each origin.
         noise: Per check, the implementation noise fitted at each origin on the years up to it,
             with that check's parameters (``sim.noise_fit``).
         budget: Each refit's ``replications``, ``generations`` and ``population``.
         seconds: Wall time of the refits and checks.
+        posteriors: The posterior fitted at each origin (``posterior_at``), if any.
+        abc: Their ABC-SMC budget (``particles``, ``generations``, ``replications``).
     """
 
     checks: dict[str, RollingCheck]
@@ -667,6 +727,8 @@ class RollingChecks:
     noise: dict[str, dict[int, NoiseFit]]
     budget: dict[str, int]
     seconds: float
+    posteriors: dict[int, Posterior] = field(default_factory=dict)
+    abc: dict[str, int] = field(default_factory=dict)
 
 
 def rolling_checks(
@@ -680,6 +742,7 @@ def rolling_checks(
     refit_replications: int = 32,
     generations: int = 30,
     population: int = 10,
+    abc: Mapping[str, int] | None = None,
 ) -> RollingChecks:
     """Refit per origin, fit the noise per origin, then run ``rolling_origin`` with each source.
 
@@ -694,6 +757,8 @@ def rolling_checks(
         refit_replications: Runs averaged per evaluation of a refit (the calibration's 32).
         generations: Largest number of generations of a refit (the calibration's 30).
         population: Population size per parameter of a refit (the calibration's 10).
+        abc: Also fit a posterior per origin (``posterior_at``) with this budget (``particles``,
+            ``generations``, ``replications``; ``ABC_BUDGET``) and forecast with its draws.
     """
     from sim.calibration import FITTED
 
@@ -714,7 +779,15 @@ def rolling_checks(
         "data_edition": data_edition,
     }
     fitted = {o: r.values for o, r in refits.items()}
-    sources = {"refit": {"parameters": fitted}, "calibrated": {}}
+    sources = {"refit": {"parameters": fitted}}
+    posteriors = (
+        {o: posterior_at(o, **abc, seed=seed, data_edition=data_edition) for o in origins}
+        if abc
+        else {}
+    )
+    if posteriors:
+        sources["refit_posterior"] = {"posterior": posteriors}
+    sources["calibrated"] = {}
     if posterior is not None:
         sources["posterior"] = {"posterior": posterior}
     noise = {
@@ -727,4 +800,5 @@ def rolling_checks(
         )
         for name, source in sources.items()
     }
-    return RollingChecks(checks, refits, noise, budget, time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    return RollingChecks(checks, refits, noise, budget, seconds, posteriors, dict(abc or {}))

@@ -1,3 +1,4 @@
+import inspect
 from dataclasses import replace
 from datetime import date
 
@@ -8,12 +9,15 @@ from pytest import approx
 
 import sim.data
 import sim.plans
+from sim.abc import calibrate_abc
+from sim.calibration import FITTED
 from sim.data import NO_FORCES, WITHHELD, load_reference
 from sim.ensemble import simulate_points
 from sim.initial import scenario_data
-from sim.noise_fit import fit_noise
+from sim.noise_fit import NOISE, fit_noise
 from sim.posterior import Posterior
 from sim.rolling import (
+    ABC_BUDGET,
     METHODS,
     QUANTILES,
     baseline_samples,
@@ -23,9 +27,11 @@ from sim.rolling import (
     known_data,
     known_reference,
     model_samples,
+    posterior_at,
     refit,
     rolling_checks,
     rolling_origin,
+    rolling_panel,
     rolling_scenario,
     simulate_known,
     summarise,
@@ -112,6 +118,10 @@ def test_simulate_known_is_the_engine_with_the_given_start_state():
     expected = simulate_points([spec], [SEEDS], ("core_pct_gdp",), ())
     got = simulate_known(spec, scenario_data(spec), SEEDS)
     assert np.array_equal(got, expected.allies["core_pct_gdp"])
+    known = known_data(spec, 2019)
+    given = simulate_points([spec], [SEEDS], ("core_pct_gdp",), (), data=known)
+    assert np.array_equal(simulate_known(spec, known, SEEDS), given.allies["core_pct_gdp"])
+    assert not np.array_equal(got, given.allies["core_pct_gdp"])
     posterior = Posterior(
         ("adjustment_speed", "free_riding"),
         np.array([[0.1, 0.2], [0.5, 0.8], [0.3, 0.4]]),
@@ -169,17 +179,52 @@ def _forecasts(origin: int):
     return model_samples(origin, (1, 2, 3), SEEDS)[1], baseline_samples(known, origin, (1, 2, 3))
 
 
+def test_the_rolling_panel_is_the_published_allies_up_to_its_origin_as_known_then():
+    panel = rolling_panel(2019)
+    years, iso3 = list(panel.scenario.years), list(panel.data.iso3)
+    assert years == list(range(2014, 2020)) and panel.scenario.parameters[NOISE] == 0.05
+    assert panel.span(panel.train) == "2015-2019" and panel.span(panel.test) == "none"
+    assert not panel.train[0].any()
+    for iso in (*WITHHELD, *NO_FORCES):
+        assert not panel.train[:, iso3.index(iso)].any()
+    known = known_reference(load_reference(), 2019).core.reindex(iso3)
+    assert np.array_equal(panel.observed.T, known[years].to_numpy(), equal_nan=True)
+    assert panel.train[1:].sum() == 25 * 5  # the 25 published allies with forces, 2015-2019
+    runs = panel.run([panel.scenario], [SEEDS])
+    assert np.array_equal(runs, simulate_known(panel.scenario, panel.data, SEEDS))
+
+
+def test_the_per_origin_posterior_is_fitted_on_its_years_with_the_calibrations_budget():
+    assert dict(ABC_BUDGET) == {
+        name: inspect.signature(calibrate_abc).parameters[name].default for name in ABC_BUDGET
+    }
+    posterior = posterior_at(2017, particles=20, generations=2, replications=2, seed=3)
+    assert posterior.samples.shape == (20, len(FITTED)) and posterior.weights.sum() == approx(1)
+    assert posterior.metadata["train"] == "2015-2017" and posterior.metadata["test"] == "none"
+    assert posterior.metadata["command"] == (
+        "sim.rolling.posterior_at(2017, particles=20, generations=2, replications=2, seed=3, "
+        "data_edition='2026')"
+    )
+    assert (
+        "2015-2017, wales-2014-from-2014-as-of-2017 hindcast"
+        in (posterior.metadata["summary_statistics"])
+    )
+
+
 def test_nothing_after_the_origin_reaches_a_forecast_or_a_refit(monkeypatch):
     origin = 2019
     model, baselines = _forecasts(origin)
     one = refit(origin, ("adjustment_speed",), replications=2, generations=1, population=5)
     noise = fit_noise(origin, replications=8)
+    budget = {"particles": 10, "generations": 2, "replications": 2, "seed": 3}
+    posterior = posterior_at(origin, **budget)
     default_gdp = scenario_data(rolling_scenario(origin, origin, origin + 3)).gdp
     with monkeypatch.context() as m:
         _perturbed(m, origin, date(origin + 1, 1, 15))
         model_p, baselines_p = _forecasts(origin)
         one_p = refit(origin, ("adjustment_speed",), replications=2, generations=1, population=5)
         assert fit_noise(origin, replications=8) == noise
+        posterior_p = posterior_at(origin, **budget)
         # The default start state reads GDP after its start year; the rolling one does not.
         assert not np.array_equal(
             scenario_data(rolling_scenario(origin, origin, origin + 3)).gdp, default_gdp
@@ -187,6 +232,8 @@ def test_nothing_after_the_origin_reaches_a_forecast_or_a_refit(monkeypatch):
     assert np.array_equal(model, model_p)
     assert all(np.array_equal(baselines[k], baselines_p[k], equal_nan=True) for k in baselines)
     assert one == one_p
+    assert np.array_equal(posterior.samples, posterior_p.samples)
+    assert np.array_equal(posterior.weights, posterior_p.weights)
 
 
 def test_the_perturbation_would_show_a_plan_or_a_share_known_at_the_origin(monkeypatch):
@@ -247,8 +294,16 @@ def test_rolling_checks_and_report_section(tmp_path):
         refit_replications=2,
         generations=1,
         population=5,
+        abc={"particles": 10, "generations": 2, "replications": 2},
     )
-    assert list(result.checks) == ["refit", "calibrated", "posterior"]
+    assert list(result.checks) == ["refit", "refit_posterior", "calibrated", "posterior"]
+    own = result.posteriors[2021]
+    assert own.metadata["train"] == "2015-2021" and len(own.weights) == 10
+    assert result.checks["refit_posterior"].settings["posteriors"] == {
+        2021: {"draws": 10, "date": str(own.metadata["date"]),
+               "command": own.metadata["command"], "train": "2015-2021"}
+    }  # fmt: skip
+    assert result.noise["refit_posterior"][2021] == fit_noise(2021, posterior=own, seed=3)
     values = result.refits[2021].values
     assert list(values) == ["adjustment_speed"] and result.refits[2021].evaluations > 0
     assert result.checks["refit"].settings["refit"] == {2021: values}

@@ -6,6 +6,7 @@ import pytest
 
 from sim.noise_fit import NoiseFit
 from sim.parameters import DEFAULTS
+from sim.posterior import Posterior
 from sim.rolling import (
     Refit,
     RollingCheck,
@@ -73,20 +74,38 @@ def _noise(sd: float) -> dict[int, NoiseFit]:
     return {2021: fit}
 
 
-def result(with_posterior: bool = False) -> RollingChecks:
-    """The refitted model forecasts {1, 2, 3} everywhere; the calibrated one 2.0 exactly."""
-    checks = {
-        "refit": _check(np.tile([1.0, 2.0, 3.0], (4, 2, 1))),
-        "calibrated": _check(_constant(2.0, 2.0)),
-    }
-    noise = {"refit": _noise(0.3), "calibrated": _noise(0.45)}
+# A posterior fitted at 2021: adjustment_speed 0.1 (weight 0.25) or 0.3; free_riding 0.5 or 0.9.
+ORIGIN_POSTERIOR = Posterior(
+    ("adjustment_speed", "free_riding"),
+    np.array([[0.1, 0.5], [0.3, 0.9]]),
+    np.array([0.25, 0.75]),
+    {"schedule": {"selected_generation": 1, "epsilon_pp": [0.3, 0.2, 0.1],
+                  "within_noise": [0.1, 0.6, 0.9]}},
+)  # fmt: skip
+
+
+def result(with_posterior: bool = False, per_origin: bool = False) -> RollingChecks:
+    """The refitted model forecasts {1, 2, 3} everywhere; the calibrated one 2.0 exactly.
+
+    With ``per_origin``, the per-origin posterior's model forecasts 2.0 exactly too.
+    """
+    checks = {"refit": _check(np.tile([1.0, 2.0, 3.0], (4, 2, 1)))}
+    noise = {"refit": _noise(0.3)}
+    if per_origin:
+        checks["refit_posterior"] = _check(_constant(2.0, 2.0))
+        noise["refit_posterior"] = _noise(0.35)
+    checks["calibrated"] = _check(_constant(2.0, 2.0))
+    noise["calibrated"] = _noise(0.45)
     if with_posterior:
         about = {"draws": 2, "command": "alliance calibrate --method abc", "train": "2015-2022"}
         checks["posterior"] = _check(np.tile([1.0, 3.0, 5.0], (4, 2, 1)), about)
         noise["posterior"] = _noise(0.5)
     refits = {2021: Refit(2021, {"adjustment_speed": 0.1234}, 0.456, 10)}
     budget = {"replications": 2, "generations": 1, "population": 5}
-    return RollingChecks(checks, refits, noise, budget, 12.0)
+    if not per_origin:
+        return RollingChecks(checks, refits, noise, budget, 12.0)
+    abc = {"particles": 2, "generations": 3, "replications": 4}
+    return RollingChecks(checks, refits, noise, budget, 12.0, {2021: ORIGIN_POSTERIOR}, abc)
 
 
 # By hand (CRPS of {1, 2, 3} against y: E|X - y| - 4/9; of a constant c: |c - y|):
@@ -155,7 +174,7 @@ def test_the_section_tables_hold_the_hand_computed_scores():
     assert "| RMSE of the refitted model's forecasts (pp) | h1 0.25, h2 0.40 |" in lines
     assert "| ally-forecasts fitted | 38 |" in lines
     # per ally, worst model CRPS first; ISL (no forces) never appears
-    ally = lines.index("### Per ally (refitted model, horizons pooled; CRPS in pp)")
+    ally = lines.index("### Per ally (model, refitted per origin, horizons pooled; CRPS in pp)")
     assert lines[ally + 4 :] == [
         "| CCC | 2 | 1.006 | 0.300 | 2.350 | 6.650 | 0% | 50% |",
         "| BBB | 2 | 0.889 | 1.050 | 1.000 | 9.000 | 50% | 50% |",
@@ -222,8 +241,45 @@ def test_write_rolling_creates_a_missing_report_and_links_the_plot(tmp_path):
 def test_format_rolling_prints_the_refitted_models_pooled_scores_and_the_files(tmp_path):
     checks = result()
     lines = format_rolling(checks, tmp_path / "v.md", tmp_path / "r.png").splitlines()
-    assert lines[:-1] == checks.checks["refit"].pooled.to_string().splitlines()
+    assert lines[0] == "model, refitted per origin, horizons pooled:"
+    assert lines[1:-1] == checks.checks["refit"].pooled.to_string().splitlines()
     assert (
         lines[-1]
         == f"Written: {tmp_path / 'v.md'} (section 'Rolling-origin check') and {tmp_path / 'r.png'}"
     )
+
+
+def test_findings_lead_with_the_per_origin_posterior_when_fitted():
+    text = findings(result(per_origin=True))
+    # The per-origin posterior's model forecasts 2.0: the calibrated row's scores.
+    assert text.startswith(
+        "From origins 2021, with each run's parameters drawn from a posterior fitted on the years "
+        "up to its origin, the model's 90% intervals cover 50% of the 6 scored ally-years"
+    )
+    assert "Its CRPS, 0.783 pp," in text
+    assert (
+        "With one parameter set refitted per origin instead (differential evolution), the 90% "
+        "and 50% intervals cover 67% and 50% and the CRPS is 0.706 pp."
+    ) in text
+
+
+def test_the_section_tables_the_per_origin_posteriors():
+    text = section_markdown(result(per_origin=True), "r.png", "alliance validate --rolling")
+    lines = text.splitlines()
+    assert (
+        "The rows 'posterior fitted per origin' draw each run's parameters from a posterior "
+        "fitted for its origin on 2015-o by the calibration's ABC-SMC (`sim/abc.py`; 2 "
+        "particles, 3 generations, 4 replications per particle;"
+    ) in text
+    table = lines.index("### Posteriors fitted per origin")
+    # Weighted 5% and 95% quantiles (inverted CDF): the lighter value, then the heavier one.
+    assert lines[table + 4 : table + 10] == [
+        "| parameter | prior | fitted 2015-2021 |",
+        "|---|---|---:|",
+        "| adjustment_speed | 0.05-1 | 0.1-0.3 (0.23) |",
+        "| free_riding | 0-1 | 0.5-0.9 (0.44) |",
+        "| generation kept | | 2 of 3, 0.60 within noise |",
+        "| parameters at most half the prior's width | | 2 |",
+    ]
+    assert "| model, posterior fitted per origin | 0.350 pp |" in lines
+    assert "### Per ally (model, posterior fitted per origin, horizons pooled; CRPS in pp)" in lines
