@@ -317,7 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="instead, the rolling-origin check: forecasts from 2017, 2019, 2021 and 2023 "
         "with parameters refitted and a posterior fitted per origin, 1-3 years ahead, against "
-        "baselines (about 30 minutes)",
+        "baselines (about 20 minutes)",
     )
     _add_edition(validate, DEFAULT_EDITION)
     _add_allow_long(validate)
