@@ -636,15 +636,30 @@ def _validate(args: argparse.Namespace) -> int:
 def _rolling(args: argparse.Namespace, edition: str) -> int:
     """``alliance validate --rolling``: the check's section in the report, its plot in --out."""
     _, posterior = _uncertainty(argparse.Namespace(uncertainty=None, command="validate"))
-    from sim.rolling import ABC_BUDGET, HORIZONS, ORIGINS, rolling_checks
+    from sim.rolling import ABC_BUDGET, HORIZONS, ORIGINS, rolling_checks, rolling_steps
     from sim.rolling_report import format_rolling, write_rolling
 
     report = args.report or args.out / "validation.md"
     command = f"alliance validate --rolling --out {args.out} --report {report}"
     command += f" --replications {args.replications} --seed {args.seed} --data-edition {edition}"
-    result = rolling_checks(
-        ORIGINS, HORIZONS, args.replications, args.seed, edition, posterior, abc=ABC_BUDGET
-    )
+    steps = rolling_steps(ORIGINS, ABC_BUDGET, posterior is not None)
+    bar = tqdm(total=steps, unit="step", disable=None)
+
+    def step(done: str) -> None:
+        bar.set_postfix_str(done)
+        bar.update()
+
+    with bar:
+        result = rolling_checks(
+            ORIGINS,
+            HORIZONS,
+            args.replications,
+            args.seed,
+            edition,
+            posterior,
+            abc=ABC_BUDGET,
+            progress=step,
+        )
     write_rolling(result, report, args.out / "reliability.png", command)
     print(format_rolling(result, report, args.out / "reliability.png"))
     return 0

@@ -67,7 +67,7 @@ withheld allies, and not 2026, which the data do not hold).
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from types import MappingProxyType
@@ -75,7 +75,7 @@ from types import MappingProxyType
 import numpy as np
 import pandas as pd
 
-from sim.abc import Panel, PanelSimulator, calibrate_abc, to_posterior
+from sim.abc import Panel, PanelSimulator, Progress, calibrate_abc, to_posterior
 from sim.data import (
     DEFAULT_EDITION,
     FIRST_YEAR,
@@ -679,6 +679,7 @@ def posterior_at(
     replications: int = ABC_BUDGET["replications"],
     seed: int = SEED,
     data_edition: str = DEFAULT_EDITION,
+    progress: Progress | None = None,
 ) -> Posterior:
     """A posterior fitted on 2015-``origin`` as ``alliance calibrate --method abc`` on 2015-2022.
 
@@ -692,16 +693,22 @@ def posterior_at(
         replications: Runs averaged per particle.
         seed: Root seed of the runs' seeds and seed of pyABC's proposals.
         data_edition: Edition of NATO's tables.
+        progress: Called after each generation.
     """
-    cal = calibrate_abc(
-        particles, generations, replications, seed, panel=rolling_panel(origin, data_edition)
-    )
+    panel = rolling_panel(origin, data_edition)
+    cal = calibrate_abc(particles, generations, replications, seed, progress=progress, panel=panel)
     posterior = to_posterior(cal, date.today())
     call = (
         f"sim.rolling.posterior_at({origin}, particles={particles}, generations={generations}, "
         f"replications={replications}, seed={seed}, data_edition={data_edition!r})"
     )
     return replace(posterior, metadata={**posterior.metadata, "command": call})
+
+
+def rolling_steps(origins: Sequence[int], abc: Mapping[str, int] | None, posterior: bool) -> int:
+    """Steps ``rolling_checks`` reports: refits, ABC-SMC generations, noise fits and checks."""
+    sources = 2 + bool(abc) + posterior
+    return len(origins) * (1 + (abc["generations"] if abc else 0)) + 2 * sources
 
 
 @dataclass(frozen=True)
@@ -743,6 +750,7 @@ def rolling_checks(
     generations: int = 30,
     population: int = 10,
     abc: Mapping[str, int] | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> RollingChecks:
     """Refit per origin, fit the noise per origin, then run ``rolling_origin`` with each source.
 
@@ -759,6 +767,8 @@ def rolling_checks(
         population: Population size per parameter of a refit (the calibration's 10).
         abc: Also fit a posterior per origin (``posterior_at``) with this budget (``particles``,
             ``generations``, ``replications``; ``ABC_BUDGET``) and forecast with its draws.
+        progress: Called with what was done after each of ``rolling_steps`` steps (a refit, an
+            ABC-SMC generation, a noise fit, a check).
     """
     from sim.calibration import FITTED
 
@@ -768,9 +778,11 @@ def rolling_checks(
         "generations": generations,
         "population": population,
     }
-    refits = {
-        o: refit(o, fit or FITTED, seed=seed, data_edition=data_edition, **budget) for o in origins
-    }
+    done = progress or (lambda _: None)
+    refits = {}
+    for o in origins:
+        refits[o] = refit(o, fit or FITTED, seed=seed, data_edition=data_edition, **budget)
+        done(f"refit {o}")
     common = {
         "origins": origins,
         "horizons": horizons,
@@ -780,25 +792,27 @@ def rolling_checks(
     }
     fitted = {o: r.values for o, r in refits.items()}
     sources = {"refit": {"parameters": fitted}}
-    posteriors = (
-        {o: posterior_at(o, **abc, seed=seed, data_edition=data_edition) for o in origins}
-        if abc
-        else {}
-    )
+    posteriors = {}
+    for o in origins if abc else ():
+
+        def generation(t: int, *_, origin: int = o) -> None:
+            done(f"posterior {origin}, generation {t + 1}")
+
+        posteriors[o] = posterior_at(
+            o, **abc, seed=seed, data_edition=data_edition, progress=generation
+        )
     if posteriors:
         sources["refit_posterior"] = {"posterior": posteriors}
     sources["calibrated"] = {}
     if posterior is not None:
         sources["posterior"] = {"posterior": posterior}
-    noise = {
-        name: per_origin(origins, seed=seed, data_edition=data_edition, **source)
-        for name, source in sources.items()
-    }
-    checks = {
-        name: rolling_origin(
-            **common, **source, noise={o: fit.sd for o, fit in noise[name].items()}
-        )
-        for name, source in sources.items()
-    }
+    noise, checks = {}, {}
+    for name, source in sources.items():
+        noise[name] = per_origin(origins, seed=seed, data_edition=data_edition, **source)
+        done(f"noise, {name}")
+    for name, source in sources.items():
+        sd = {o: fit.sd for o, fit in noise[name].items()}
+        checks[name] = rolling_origin(**common, **source, noise=sd)
+        done(f"check, {name}")
     seconds = time.perf_counter() - started
     return RollingChecks(checks, refits, noise, budget, seconds, posteriors, dict(abc or {}))

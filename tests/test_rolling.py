@@ -33,6 +33,7 @@ from sim.rolling import (
     rolling_origin,
     rolling_panel,
     rolling_scenario,
+    rolling_steps,
     simulate_known,
     summarise,
 )
@@ -285,6 +286,7 @@ def test_rolling_checks_and_report_section(tmp_path):
     posterior = Posterior(
         ("free_riding",), np.array([[0.2], [0.7]]), np.array([0.4, 0.6]), {"train": "2015-2022"}
     )
+    abc, steps = {"particles": 10, "generations": 2, "replications": 2}, []
     result = rolling_checks(
         origins=(2021,),
         replications=8,
@@ -294,9 +296,19 @@ def test_rolling_checks_and_report_section(tmp_path):
         refit_replications=2,
         generations=1,
         population=5,
-        abc={"particles": 10, "generations": 2, "replications": 2},
+        abc=abc,
+        progress=steps.append,
     )
     assert list(result.checks) == ["refit", "refit_posterior", "calibrated", "posterior"]
+    sources = list(result.checks)
+    assert steps == [
+        "refit 2021",
+        "posterior 2021, generation 1",
+        "posterior 2021, generation 2",
+        *(f"noise, {name}" for name in sources),
+        *(f"check, {name}" for name in sources),
+    ]
+    assert len(steps) == rolling_steps((2021,), abc, posterior=True)
     own = result.posteriors[2021]
     assert own.metadata["train"] == "2015-2021" and len(own.weights) == 10
     assert result.checks["refit_posterior"].settings["posteriors"] == {
