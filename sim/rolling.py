@@ -32,7 +32,9 @@ forecasts unchanged, bit for bit. The model run is ``wales-2014`` moved to start
 and the posterior of ``sim.abc`` on the same years. ``refit`` fits the same parameters by the
 same method (differential evolution on the hindcast RMSE) on 2015-o only, with a hindcast from
 2014 that itself knows only what was known at o; ``rolling_origin(parameters=...)`` forecasts
-with them.
+with them. ``posterior_at`` fits a posterior on the same years and hindcast (``rolling_panel``)
+by the calibration's ABC-SMC (``sim.abc``); ``rolling_origin`` given one posterior per origin
+draws each run's parameters from its origin's own.
 
 **Noise.** The spread of the model's forecasts comes from the implementation noise
 ``spending_noise_sd``, fitted per origin by ``sim.noise_fit`` to the model's own 1-3 year forecast
