@@ -203,12 +203,7 @@ class PanelSimulator:
         return self.means(points)[:, self.panel.train]
 
     def rmse(self, means: np.ndarray, cells: np.ndarray) -> np.ndarray:
-        """RMSE (pp) of each of ``means`` (m, years, allies) against the panel at ``cells``.
-
-        NaN where there are no cells (a rolling origin's panel holds out none).
-        """
-        if not cells.any():
-            return np.full(len(means), np.nan)
+        """RMSE (pp) of each of ``means`` (m, years, allies) against the panel at ``cells``."""
         error = means[:, cells] - self.panel.observed[cells]
         return np.sqrt((error**2).mean(axis=1))
 
@@ -486,9 +481,9 @@ class AbcCalibration:
         ess: Effective sample size of each generation's weights.
         within_noise: Each generation's weight on particles not told from its best by noise.
         prior_evaluations: Prior draws simulated to set the first epsilon.
-        fit: RMSE (pp) on the training and held-out cells, of the posterior mean, the posterior
-            median, the posterior predictive mean and the point fit (``fit`` keys
-            ``rmse_{train,test}_pp_{mean,median,predictive,point}``).
+        fit: RMSE (pp) on the training and held-out cells (no ``test`` keys without any), of
+            the posterior mean, the posterior median, the posterior predictive mean and the point
+            fit (``fit`` keys ``rmse_{train,test}_pp_{mean,median,predictive,point}``).
         particles: Particles per generation.
         generations: Generations run.
         replications: Runs averaged per particle.
@@ -559,7 +554,7 @@ def weighted_quantiles(values: np.ndarray, weights: np.ndarray, q: Sequence[floa
 def _fit_summary(
     simulator: PanelSimulator, samples: np.ndarray, weights: np.ndarray
 ) -> dict[str, float]:
-    """RMSE (pp) on the training and held-out cells, with the calibration's seeds.
+    """RMSE (pp) on the training and held-out cells (if any), with the calibration's seeds.
 
     Of the posterior mean, the posterior median (per parameter), the posterior predictive mean
     (the weighted mean of the particles' hindcasts) and the point fit (the defaults).
@@ -583,6 +578,7 @@ def _fit_summary(
         f"rmse_{part}_pp_{case}": float(simulator.rmse(m, cells)[0])
         for case, m in cases.items()
         for part, cells in (("train", panel.train), ("test", panel.test))
+        if cells.any()
     }
 
 
@@ -774,9 +770,10 @@ def format_abc(cal: AbcCalibration, generations: int, path: Path) -> str:
     labels = {"mean": "posterior mean", "median": "posterior median"}
     labels |= {"predictive": "predictive mean", "point": "point fit"}
     for case, label in labels.items():
+        held_out = fit.get(f"rmse_test_pp_{case}")
         lines.append(
-            f"  RMSE, {label:16} {cal.train_years} {fit[f'rmse_train_pp_{case}']:.4f} pp; "
-            f"{cal.test_years}, held out: {fit[f'rmse_test_pp_{case}']:.4f} pp"
+            f"  RMSE, {label:16} {cal.train_years} {fit[f'rmse_train_pp_{case}']:.4f} pp"
+            + ("" if held_out is None else f"; {cal.test_years}, held out: {held_out:.4f} pp")
         )
     lines.append("90% credible interval [prior range]:")
     for name, (low, high) in cal.interval(0.9).items():

@@ -319,6 +319,12 @@ def build_parser() -> argparse.ArgumentParser:
         "with parameters refitted and a posterior fitted per origin, 1-3 years ahead, against "
         "baselines (about 20 minutes)",
     )
+    validate.add_argument(
+        "--resume",
+        action="store_true",
+        help="with --rolling: reuse the refits and posteriors an interrupted check kept in "
+        "OUT/rolling (made with the same settings) (default: start afresh)",
+    )
     _add_edition(validate, DEFAULT_EDITION)
     _add_allow_long(validate)
 
@@ -624,6 +630,8 @@ def _validate(args: argparse.Namespace) -> int:
     edition = args.data_edition or DEFAULT_EDITION
     if args.rolling:
         return _rolling(args, edition)
+    if args.resume:
+        raise UsageError("alliance validate: --resume goes with --rolling")
     from sim.validation import validate
     from sim.validation_report import format_validation, write_validation
 
@@ -636,7 +644,15 @@ def _validate(args: argparse.Namespace) -> int:
 def _rolling(args: argparse.Namespace, edition: str) -> int:
     """``alliance validate --rolling``: the check's section in the report, its plot in --out."""
     _, posterior = _uncertainty(argparse.Namespace(uncertainty=None, command="validate"))
-    from sim.rolling import ABC_BUDGET, HORIZONS, ORIGINS, rolling_checks, rolling_steps
+    from sim.rolling import (
+        ABC_BUDGET,
+        HORIZONS,
+        ORIGINS,
+        Checkpoint,
+        CheckpointError,
+        rolling_checks,
+        rolling_steps,
+    )
     from sim.rolling_report import format_rolling, write_rolling
 
     report = args.report or args.out / "validation.md"
@@ -645,21 +661,26 @@ def _rolling(args: argparse.Namespace, edition: str) -> int:
     steps = rolling_steps(ORIGINS, ABC_BUDGET, posterior is not None)
     bar = tqdm(total=steps, unit="step", disable=None)
 
-    def step(done: str) -> None:
+    def step(done: str, steps: int = 1) -> None:
         bar.set_postfix_str(done)
-        bar.update()
+        bar.update(steps)
 
-    with bar:
-        result = rolling_checks(
-            ORIGINS,
-            HORIZONS,
-            args.replications,
-            args.seed,
-            edition,
-            posterior,
-            abc=ABC_BUDGET,
-            progress=step,
-        )
+    try:
+        with bar:
+            result = rolling_checks(
+                ORIGINS,
+                HORIZONS,
+                args.replications,
+                args.seed,
+                edition,
+                posterior,
+                abc=ABC_BUDGET,
+                progress=step,
+                checkpoint=Checkpoint(args.out / "rolling"),
+                resume=args.resume,
+            )
+    except CheckpointError as exc:
+        raise UsageError(f"alliance validate: {exc}") from None
     write_rolling(result, report, args.out / "reliability.png", command)
     print(format_rolling(result, report, args.out / "reliability.png"))
     return 0

@@ -68,10 +68,12 @@ withheld allies, and not 2026, which the data do not hold).
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date
+from pathlib import Path
 from types import MappingProxyType
 
 import numpy as np
@@ -94,9 +96,10 @@ from sim.initial import ScenarioData, build_initial_state, scenario_data
 from sim.mechanisms.spending import spill_in
 from sim.noise_fit import NOISE, NoiseFit, origin_posterior, per_origin
 from sim.parameters import MEAN_FIT, PARAMETERS, PRIORS, lead_times
-from sim.posterior import Posterior
+from sim.posterior import Posterior, PosteriorFileError, read_posterior, write_posterior
 from sim.scenario import Scenario, load_scenario
 from sim.shocks import replication_seeds
+from sim.store import atomic_write
 from sim.uncertainty import run_scenarios
 from sim.validation import HINDCAST, SEED
 
@@ -707,6 +710,93 @@ def posterior_at(
     return replace(posterior, metadata={**posterior.metadata, "command": call})
 
 
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be resumed (other settings, or an unreadable file)."""
+
+
+class Checkpoint:
+    """A folder that keeps a rolling check's refits and posteriors, so a stopped check resumes.
+
+    ``settings.json`` holds what they were made with; ``refit-<origin>.json`` and
+    ``posterior-<origin>.toml`` (``sim.posterior``'s file format) each origin's, written
+    atomically as each is made.
+
+    Args:
+        folder: The folder (created when needed).
+    """
+
+    def __init__(self, folder: Path):
+        """Keep the folder; nothing is read or written before ``start``."""
+        self.folder = Path(folder)
+
+    def start(self, settings: dict, resume: bool) -> None:
+        """Begin afresh (forgetting what the folder holds), or resume with the same settings.
+
+        Raises:
+            CheckpointError: ``resume`` and the folder holds a check with other settings.
+        """
+        path = self.folder / "settings.json"
+        settings = json.loads(json.dumps(settings))  # as read back: lists, string keys
+        if resume and path.exists():
+            held = json.loads(path.read_text())
+            if held != settings:
+                differ = sorted(k for k in {*held, *settings} if held.get(k) != settings.get(k))
+                raise CheckpointError(
+                    f"{self.folder} holds a check made with other {', '.join(differ)}: "
+                    "run without --resume to start again"
+                )
+            return
+        for old in [*self.folder.glob("refit-*.json"), *self.folder.glob("posterior-*.toml")]:
+            old.unlink()
+        text = json.dumps(settings, indent=1)
+        atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+
+    def has(self, kind: str, origin: int) -> bool:
+        """Whether the refit (``kind`` "refit") or the posterior of ``origin`` is kept."""
+        return self._path(kind, origin).exists()
+
+    def refit(self, origin: int) -> Refit:
+        """The kept refit of ``origin``.
+
+        Raises:
+            CheckpointError: The file is not a refit.
+        """
+        path = self._path("refit", origin)
+        try:
+            return Refit(**json.loads(path.read_text()))
+        except (OSError, ValueError, TypeError) as exc:
+            raise CheckpointError(f"{path}: not a refit ({exc}); run without --resume") from None
+
+    def keep_refit(self, fitted: Refit) -> None:
+        """Keep a refit."""
+        text = json.dumps(asdict(fitted), indent=1)
+        atomic_write(self._path("refit", fitted.origin), lambda tmp: Path(tmp).write_text(text))
+
+    def posterior(self, origin: int) -> Posterior:
+        """The kept posterior of ``origin``.
+
+        Raises:
+            CheckpointError: The file is not a posterior file.
+        """
+        try:
+            return read_posterior(self._path("posterior", origin))
+        except PosteriorFileError as exc:
+            raise CheckpointError(f"{exc}; run without --resume") from None
+
+    def keep_posterior(self, origin: int, posterior: Posterior) -> Posterior:
+        """Keep the posterior of ``origin``; return it as read back.
+
+        Reading normalises the weights, so a resumed check draws from exactly what an
+        uninterrupted one drew from.
+        """
+        write_posterior(posterior, self._path("posterior", origin))
+        return self.posterior(origin)
+
+    def _path(self, kind: str, origin: int) -> Path:
+        suffix = "json" if kind == "refit" else "toml"
+        return self.folder / f"{kind}-{origin}.{suffix}"
+
+
 def rolling_steps(origins: Sequence[int], abc: Mapping[str, int] | None, posterior: bool) -> int:
     """Steps ``rolling_checks`` reports: refits, ABC-SMC generations, noise fits and checks."""
     sources = 2 + bool(abc) + posterior
@@ -752,7 +842,9 @@ def rolling_checks(
     generations: int = 30,
     population: int = 10,
     abc: Mapping[str, int] | None = None,
-    progress: Callable[[str], None] | None = None,
+    progress: Callable[..., None] | None = None,
+    checkpoint: Checkpoint | None = None,
+    resume: bool = False,
 ) -> RollingChecks:
     """Refit per origin, fit the noise per origin, then run ``rolling_origin`` with each source.
 
@@ -769,8 +861,14 @@ def rolling_checks(
         population: Population size per parameter of a refit (the calibration's 10).
         abc: Also fit a posterior per origin (``posterior_at``) with this budget (``particles``,
             ``generations``, ``replications``; ``ABC_BUDGET``) and forecast with its draws.
-        progress: Called with what was done after each of ``rolling_steps`` steps (a refit, an
-            ABC-SMC generation, a noise fit, a check).
+        progress: Called with what was done (and how many of ``rolling_steps`` steps, when
+            more than one) after a refit, an ABC-SMC generation, a noise fit or a check.
+        checkpoint: Keep each refit and posterior there as it is made.
+        resume: Reuse those the checkpoint already holds (made with the same settings).
+
+    Raises:
+        CheckpointError: ``resume`` with a checkpoint made with other settings, or an unreadable
+            one.
     """
     from sim.calibration import FITTED
 
@@ -780,10 +878,20 @@ def rolling_checks(
         "generations": generations,
         "population": population,
     }
-    done = progress or (lambda _: None)
+    done = progress or (lambda _label, _steps=1: None)
+    names = tuple(fit or FITTED)
+    if checkpoint is not None:
+        made_with = {"origins": list(origins), "fit": list(names), "refit": budget}
+        made_with |= {"abc": dict(abc or {}), "seed": seed, "data_edition": data_edition}
+        checkpoint.start(made_with, resume)
     refits = {}
     for o in origins:
-        refits[o] = refit(o, fit or FITTED, seed=seed, data_edition=data_edition, **budget)
+        if checkpoint and checkpoint.has("refit", o):
+            refits[o] = checkpoint.refit(o)
+        else:
+            refits[o] = refit(o, names, seed=seed, data_edition=data_edition, **budget)
+            if checkpoint:
+                checkpoint.keep_refit(refits[o])
         done(f"refit {o}")
     common = {
         "origins": origins,
@@ -796,6 +904,10 @@ def rolling_checks(
     sources = {"refit": {"parameters": fitted}}
     posteriors = {}
     for o in origins if abc else ():
+        if checkpoint and checkpoint.has("posterior", o):
+            posteriors[o] = checkpoint.posterior(o)
+            done(f"posterior {o}, stored", abc["generations"])
+            continue
 
         def generation(t: int, *_, origin: int = o) -> None:
             done(f"posterior {origin}, generation {t + 1}")
@@ -803,6 +915,8 @@ def rolling_checks(
         posteriors[o] = posterior_at(
             o, **abc, seed=seed, data_edition=data_edition, progress=generation
         )
+        if checkpoint:
+            posteriors[o] = checkpoint.keep_posterior(o, posteriors[o])
     if posteriors:
         sources["refit_posterior"] = {"posterior": posteriors}
     sources["calibrated"] = {}

@@ -835,3 +835,18 @@ def test_the_readme_batch_table_lists_every_batch_option_and_help_shows_defaults
     for action in batch._actions:
         if action.option_strings and action.nargs != 0 and "--set" not in action.option_strings:
             assert "default" in action.help, action.option_strings
+
+
+def test_validate_resume_goes_with_rolling_and_its_own_settings(tmp_path, capsys):
+    """--resume without --rolling, or over a check made with other settings: one line, exit 2."""
+    out = tmp_path / "v"
+    assert main(["validate", "--resume", "--out", str(out)]) == 2
+    _assert_one_line(capsys.readouterr().err, "alliance validate", "--resume goes with --rolling")
+    kept = out / "rolling"
+    kept.mkdir(parents=True)
+    (kept / "settings.json").write_text('{"seed": 1}')
+    assert main(["validate", "--rolling", "--resume", "--out", str(out)]) == 2
+    captured = capsys.readouterr()
+    _assert_one_line(captured.err, "alliance validate", f"{kept} holds a check made with other")
+    assert "seed" in captured.err and "run without --resume" in captured.err
+    assert sorted(p.name for p in out.rglob("*")) == ["rolling", "settings.json"]

@@ -9,6 +9,7 @@ from pytest import approx
 
 import sim.data
 import sim.plans
+import sim.rolling
 from sim.abc import calibrate_abc
 from sim.calibration import FITTED
 from sim.data import NO_FORCES, WITHHELD, load_reference
@@ -20,6 +21,8 @@ from sim.rolling import (
     ABC_BUDGET,
     METHODS,
     QUANTILES,
+    Checkpoint,
+    CheckpointError,
     baseline_samples,
     crps,
     fit_panel,
@@ -336,3 +339,48 @@ def test_rolling_checks_and_report_section(tmp_path):
         pooled = result.checks[variant].pooled.set_index("method").loc["model"]
         assert f"{pooled['crps']:.3f} pp" in text
     assert "(2 draws), fitted on 2015-2022" in text
+
+
+def test_a_stopped_check_resumes_from_its_checkpoint_with_the_same_numbers(tmp_path, monkeypatch):
+    kept = Checkpoint(tmp_path / "rolling")
+    common = {
+        "origins": (2021,),
+        "replications": 8,
+        "seed": 3,
+        "fit": ("adjustment_speed",),
+        "refit_replications": 2,
+        "generations": 1,
+        "population": 5,
+        "abc": {"particles": 10, "generations": 2, "replications": 2},
+    }
+    whole = rolling_checks(**common, checkpoint=kept)
+    assert sorted(p.name for p in kept.folder.iterdir()) == [
+        "posterior-2021.toml", "refit-2021.json", "settings.json"
+    ]  # fmt: skip
+    assert kept.refit(2021) == whole.refits[2021]
+    # Stopped after the refit: the posterior was never written.
+    (kept.folder / "posterior-2021.toml").unlink()
+    with monkeypatch.context() as m:
+        m.setattr(sim.rolling, "refit", lambda *a, **k: pytest.fail("refitted again"))
+        steps = []
+        resumed = rolling_checks(**common, checkpoint=kept, resume=True, progress=_counted(steps))
+        assert sum(steps) == rolling_steps((2021,), common["abc"], posterior=False)
+        m.setattr(sim.rolling, "posterior_at", lambda *a, **k: pytest.fail("fitted again"))
+        again = rolling_checks(**common, checkpoint=kept, resume=True)
+    for result in (resumed, again):
+        assert result.refits == whole.refits
+        assert np.array_equal(result.posteriors[2021].weights, whole.posteriors[2021].weights)
+        for name, check in whole.checks.items():
+            pd.testing.assert_frame_equal(result.checks[name].table, check.table)
+    with pytest.raises(CheckpointError, match="other seed: run without --resume"):
+        rolling_checks(**{**common, "seed": 4}, checkpoint=kept, resume=True)
+    (kept.folder / "refit-2021.json").write_text("{")
+    with pytest.raises(CheckpointError, match=r"refit-2021\.json: not a refit"):
+        rolling_checks(**common, checkpoint=kept, resume=True)
+    kept.start({"seed": 4}, resume=False)  # afresh: the old files go
+    assert [p.name for p in kept.folder.iterdir()] == ["settings.json"]
+
+
+def _counted(steps: list):
+    """A progress callback that records how many steps each call reports."""
+    return lambda _label, n=1: steps.append(n)
