@@ -91,11 +91,11 @@ from sim.data import (
     observed_growth,
     trend_growth,
 )
-from sim.ensemble import _simulate, stack_parameters
-from sim.initial import ScenarioData, build_initial_state, scenario_data
+from sim.ensemble import simulate_points
+from sim.initial import ScenarioData, scenario_data
 from sim.mechanisms.spending import spill_in
 from sim.noise_fit import NOISE, NoiseFit, origin_posterior, per_origin
-from sim.parameters import MEAN_FIT, PARAMETERS, PRIORS, lead_times
+from sim.parameters import MEAN_FIT, PARAMETERS, PRIORS
 from sim.posterior import Posterior, PosteriorFileError, read_posterior, write_posterior
 from sim.scenario import Scenario, load_scenario
 from sim.shocks import replication_seeds
@@ -226,18 +226,10 @@ def simulate_known(
 
     Returns:
         (runs, years, allies), the start year first.
-
-    Raises:
-        ValueError: Runs whose lead times differ (a posterior cannot sample them).
     """
     runs, _ = run_scenarios(spec, seeds, posterior)
-    params = [run.parameters for run in runs]
-    if len({lead_times(q) for q in params}) > 1:
-        raise ValueError("runs with different lead times cannot share a start state")
-    p = stack_parameters(params, [1] * len(params))
-    state = build_initial_state(spec, data, p)
-    allies, _ = _simulate(spec, state, tuple(int(s) for s in seeds), p, ("core_pct_gdp",), ())
-    return np.stack(allies["core_pct_gdp"], axis=1)
+    rec = simulate_points(runs, [[seed] for seed in seeds], ("core_pct_gdp",), (), data=data)
+    return rec.allies["core_pct_gdp"]
 
 
 def model_samples(
