@@ -808,7 +808,7 @@ class RollingChecks:
         noise: Per check, the implementation noise fitted at each origin on the years up to it,
             with that check's parameters (``sim.noise_fit``).
         budget: Each refit's ``replications``, ``generations`` and ``population``.
-        seconds: Wall time of the refits and checks.
+        seconds: Wall time of the refits and checks (a resumed check's: what it did itself).
         posteriors: The posterior fitted at each origin (``posterior_at``), if any.
         abc: Their ABC-SMC budget (``particles``, ``generations``, ``replications``).
     """
