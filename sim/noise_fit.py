@@ -163,6 +163,14 @@ def fit_noise(
     )
 
 
+def fitted_spread(fit: NoiseFit) -> dict[int, float]:
+    """Per horizon, the forecasts' spread at the fitted noise: sqrt(v0_h + g_h s^2) (pp).
+
+    Set against ``fit.rmse_pp``, it shows how well one noise level fits every horizon.
+    """
+    return {h: float(np.sqrt(fit.model_sd_pp[h] ** 2 + fit.gain[h] * fit.sd**2)) for h in fit.gain}
+
+
 def origin_posterior(
     posterior: Posterior | Mapping[int, Posterior] | None, origin: int
 ) -> Posterior | None:

@@ -811,6 +811,7 @@ class RollingChecks:
         seconds: Wall time of the refits and checks (a resumed check's: what it did itself).
         posteriors: The posterior fitted at each origin (``posterior_at``), if any.
         abc: Their ABC-SMC budget (``particles``, ``generations``, ``replications``).
+        reused: Refits and posteriors taken from a checkpoint instead of fitted by this call.
     """
 
     checks: dict[str, RollingCheck]
@@ -820,6 +821,7 @@ class RollingChecks:
     seconds: float
     posteriors: dict[int, Posterior] = field(default_factory=dict)
     abc: dict[str, int] = field(default_factory=dict)
+    reused: int = 0
 
 
 def rolling_checks(
@@ -876,10 +878,11 @@ def rolling_checks(
         made_with = {"origins": list(origins), "fit": list(names), "refit": budget}
         made_with |= {"abc": dict(abc or {}), "seed": seed, "data_edition": data_edition}
         checkpoint.start(made_with, resume)
-    refits = {}
+    refits, reused = {}, 0
     for o in origins:
         if checkpoint and checkpoint.has("refit", o):
             refits[o] = checkpoint.refit(o)
+            reused += 1
         else:
             refits[o] = refit(o, names, seed=seed, data_edition=data_edition, **budget)
             if checkpoint:
@@ -898,6 +901,7 @@ def rolling_checks(
     for o in origins if abc else ():
         if checkpoint and checkpoint.has("posterior", o):
             posteriors[o] = checkpoint.posterior(o)
+            reused += 1
             done(f"posterior {o}, stored", abc["generations"])
             continue
 
@@ -923,4 +927,6 @@ def rolling_checks(
         checks[name] = rolling_origin(**common, **source, noise=sd)
         done(f"check, {name}")
     seconds = time.perf_counter() - started
-    return RollingChecks(checks, refits, noise, budget, seconds, posteriors, dict(abc or {}))
+    return RollingChecks(
+        checks, refits, noise, budget, seconds, posteriors, dict(abc or {}), reused
+    )

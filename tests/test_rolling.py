@@ -367,6 +367,7 @@ def test_a_stopped_check_resumes_from_its_checkpoint_with_the_same_numbers(tmp_p
         assert sum(steps) == rolling_steps((2021,), common["abc"], posterior=False)
         m.setattr(sim.rolling, "posterior_at", lambda *a, **k: pytest.fail("fitted again"))
         again = rolling_checks(**common, checkpoint=kept, resume=True)
+    assert (whole.reused, resumed.reused, again.reused) == (0, 1, 2)
     for result in (resumed, again):
         assert result.refits == whole.refits
         assert np.array_equal(result.posteriors[2021].weights, whole.posteriors[2021].weights)

@@ -1,5 +1,7 @@
 """sim.rolling_report: the rolling-origin section, its tables and plot, from hand-made scores."""
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -172,6 +174,8 @@ def test_the_section_tables_hold_the_hand_computed_scores():
     assert "| model, refitted per origin | 0.300 pp |" in lines
     assert "| model, calibrated on 2015-2022 | 0.450 pp |" in lines
     assert "| RMSE of the refitted model's forecasts (pp) | h1 0.25, h2 0.40 |" in lines
+    # sqrt(v0 + g s^2) at s = 0.3: sqrt(0.01 + 0.09) and sqrt(0.04 + 2 x 0.09)
+    assert "| their spread at the fitted noise (pp) | h1 0.32, h2 0.47 |" in lines
     assert "| ally-forecasts fitted | 38 |" in lines
     # per ally, worst model CRPS first; ISL (no forces) never appears
     ally = lines.index("### Per ally (model, refitted per origin, horizons pooled; CRPS in pp)")
@@ -267,6 +271,11 @@ def test_findings_lead_with_the_per_origin_posterior_when_fitted():
 def test_the_section_tables_the_per_origin_posteriors():
     text = section_markdown(result(per_origin=True), "r.png", "alliance validate --rolling")
     lines = text.splitlines()
+    assert "about 12 s), which rewrites" in lines[2]
+    resumed = section_markdown(replace(result(per_origin=True), reused=2), "r.png", "cmd")
+    assert (
+        "about 12 s, reusing 2 refits and posteriors kept by an earlier run (--resume))" in resumed
+    )
     assert (
         "The rows 'posterior fitted per origin' draw each run's parameters from a posterior "
         "fitted for its origin on 2015-o by the calibration's ABC-SMC (`sim/abc.py`; 2 "
