@@ -53,6 +53,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 
@@ -61,7 +62,7 @@ from sim.data import DEFAULT_EDITION, NO_FORCES, check_edition
 from sim.ensemble import simulate_points
 from sim.initial import ScenarioData, scenario_data
 from sim.parameters import MEAN_FIT, PARAMETERS
-from sim.posterior import Posterior, write_posterior
+from sim.posterior import Posterior, weighted_quantiles, write_posterior
 from sim.scenario import Scenario, load_scenario
 from sim.shocks import replication_seeds
 from sim.validation import HINDCAST, SEED, TEST, TRAIN, observed_core
@@ -93,6 +94,9 @@ SELECTION = (
 MAX_RUNS = 8192
 """Runs per ``simulate_points`` call (bounds memory; a call's runs share the year loop)."""
 MAX_BATCH = 4000
+BUDGET = MappingProxyType({"particles": 1000, "generations": 10, "replications": 16})
+"""ABC-SMC's default budget (``alliance calibrate --method abc``; the rolling-origin check's
+per-origin posteriors)."""
 """Particles proposed, then simulated together, at most per batch of the sampler."""
 
 
@@ -536,19 +540,8 @@ class AbcCalibration:
         )
 
     def interval(self, q: float = 0.9) -> dict[str, tuple[float, float]]:
-        """Each parameter's central credible interval of mass ``q`` (weighted quantiles)."""
-        low, high = (1 - q) / 2, (1 + q) / 2
-        return {
-            name: tuple(
-                float(v) for v in weighted_quantiles(self.samples[:, j], self.weights, [low, high])
-            )
-            for j, name in enumerate(self.names)
-        }
-
-
-def weighted_quantiles(values: np.ndarray, weights: np.ndarray, q: Sequence[float]) -> np.ndarray:
-    """Quantiles ``q`` of weighted samples (the inverse of their weighted empirical CDF)."""
-    return np.quantile(values, q, weights=weights, method="inverted_cdf")
+        """Each parameter's central credible interval of mass ``q`` (``Posterior.interval``)."""
+        return Posterior(self.names, self.samples, self.weights).interval(q)
 
 
 def _fit_summary(
@@ -604,9 +597,9 @@ def _generation(history, t: int, names: Sequence[str]) -> _Generation:
 
 
 def calibrate_abc(
-    particles: int = 1000,
-    generations: int = 10,
-    replications: int = 16,
+    particles: int = BUDGET["particles"],
+    generations: int = BUDGET["generations"],
+    replications: int = BUDGET["replications"],
     seed: int = SEED,
     fit: Sequence[str] = FITTED,
     data_edition: str = DEFAULT_EDITION,

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import date
 from functools import partial
 from pathlib import Path
+from types import MappingProxyType
 
 from sim.data import DEFAULT_EDITION, check_edition
 from sim.executors import worker_init
@@ -117,10 +118,14 @@ def train_rmse(
     return train_error_rmse(table)
 
 
+BUDGET = MappingProxyType({"replications": 32, "generations": 30, "population": 10})
+"""The point fit's default budget (``alliance calibrate``; the rolling-origin refits)."""
+
+
 def calibrate(
-    replications: int = 32,
-    generations: int = 30,
-    population: int = 10,
+    replications: int = BUDGET["replications"],
+    generations: int = BUDGET["generations"],
+    population: int = BUDGET["population"],
     seed: int = SEED,
     workers: int = 1,
     callback: Callable[[int, float], None] | None = None,

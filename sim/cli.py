@@ -21,8 +21,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from sim.abc import BUDGET as ABC_BUDGET
 from sim.batch import CHUNK_SIZE, ENGINES, BatchError, BatchInterrupted, run_batch
 from sim.batch import format_summary as format_batch_summary
+from sim.calibration import BUDGET as FIT_BUDGET
 from sim.calibration import FITTED
 from sim.data import DEFAULT_EDITION, EDITIONS, FIRST_YEAR
 from sim.executors import (
@@ -61,8 +63,8 @@ from sim.validation import REPLICATIONS, SEED, TRAIN, span
 # Each command imports what only it needs (Mesa, SALib and matplotlib take seconds to load).
 
 EXIT_USAGE = 2
-CALIBRATE_DEFAULTS = {"optimize": (32, 30), "abc": (16, 10)}
-"""``alliance calibrate``'s --replications and --generations per --method when not given."""
+CALIBRATE_DEFAULTS = {"optimize": FIT_BUDGET, "abc": ABC_BUDGET}
+"""``alliance calibrate``'s budget per --method (--replications, --generations when not given)."""
 APP = Path(__file__).resolve().parents[1] / "app.py"
 """The browser app ``alliance app`` serves."""
 
@@ -353,24 +355,27 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate.add_argument(
         "--replications",
         type=_positive,
-        help="runs averaged per evaluation or particle (default 32 optimize, 16 abc)",
+        help="runs averaged per evaluation or particle (default "
+        f"{FIT_BUDGET['replications']} optimize, {ABC_BUDGET['replications']} abc)",
     )
     calibrate.add_argument(
         "--generations",
         type=_positive,
-        help="largest number of generations (default 30 optimize, 10 abc)",
+        help="largest number of generations (default "
+        f"{FIT_BUDGET['generations']} optimize, {ABC_BUDGET['generations']} abc)",
     )
     calibrate.add_argument(
         "--population",
         type=_positive,
-        default=10,
-        help="optimize: population per parameter (default 10)",
+        default=FIT_BUDGET["population"],
+        help=f"optimize: population per parameter (default {FIT_BUDGET['population']})",
     )
     calibrate.add_argument(
         "--particles",
         type=_positive,
-        default=1000,
-        help="abc: particles per generation, the posterior's size (default 1000)",
+        default=ABC_BUDGET["particles"],
+        help=f"abc: particles per generation, the posterior's size (default "
+        f"{ABC_BUDGET['particles']})",
     )
     calibrate.add_argument("--seed", type=_seed, default=SEED, help=f"seed (default {SEED})")
     calibrate.add_argument(
@@ -645,7 +650,6 @@ def _rolling(args: argparse.Namespace, edition: str) -> int:
     """``alliance validate --rolling``: the check's section in the report, its plot in --out."""
     _, posterior = _uncertainty(argparse.Namespace(uncertainty=None, command="validate"))
     from sim.rolling import (
-        ABC_BUDGET,
         HORIZONS,
         ORIGINS,
         Checkpoint,
@@ -723,8 +727,8 @@ def _check_calibrate_plan(args: argparse.Namespace) -> None:
 
 def _calibrate_budget(args: argparse.Namespace) -> tuple[int, int]:
     """``alliance calibrate``'s replications and generations, the method's defaults if not given."""
-    replications, generations = CALIBRATE_DEFAULTS[args.method]
-    return args.replications or replications, args.generations or generations
+    budget = CALIBRATE_DEFAULTS[args.method]
+    return args.replications or budget["replications"], args.generations or budget["generations"]
 
 
 def _calibrate(args: argparse.Namespace) -> int:

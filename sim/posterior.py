@@ -74,6 +74,19 @@ class Posterior:
         """The parameter values of draw ``index``."""
         return {n: float(v) for n, v in zip(self.names, self.samples[index], strict=True)}
 
+    def interval(self, q: float = 0.9) -> dict[str, tuple[float, float]]:
+        """Each parameter's central credible interval of mass ``q`` (weighted quantiles)."""
+        ends = [(1 - q) / 2, (1 + q) / 2]
+        return {
+            name: tuple(float(v) for v in weighted_quantiles(column, self.weights, ends))
+            for name, column in zip(self.names, self.samples.T, strict=True)
+        }
+
+
+def weighted_quantiles(values: np.ndarray, weights: np.ndarray, q: Sequence[float]) -> np.ndarray:
+    """Quantiles ``q`` of weighted samples (the inverse of their weighted empirical CDF)."""
+    return np.quantile(values, q, weights=weights, method="inverted_cdf")
+
 
 def draw(posterior: Posterior, seeds: Sequence[int]) -> np.ndarray:
     """The draw each seed's run uses: an index into ``posterior.samples``, chosen by weight.

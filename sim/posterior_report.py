@@ -24,12 +24,11 @@ from sim.abc import (
     beat_shares,
     nato_panel,
     noise_realisations,
-    weighted_quantiles,
 )
 from sim.data import DEFAULT_EDITION
 from sim.ensemble import simulate_points
 from sim.parameters import PARAMETERS
-from sim.posterior import Posterior, PosteriorFileError, draw, read_posterior
+from sim.posterior import Posterior, PosteriorFileError, draw, read_posterior, weighted_quantiles
 from sim.scenario import load_scenario
 from sim.shocks import replication_seeds
 from sim.store import atomic_write

@@ -79,7 +79,9 @@ from types import MappingProxyType
 import numpy as np
 import pandas as pd
 
-from sim.abc import Panel, PanelSimulator, Progress, calibrate_abc, to_posterior
+from sim.abc import BUDGET, Panel, PanelSimulator, Progress, calibrate_abc, to_posterior
+from sim.calibration import BUDGET as FIT_BUDGET
+from sim.calibration import FITTED
 from sim.data import (
     DEFAULT_EDITION,
     FIRST_YEAR,
@@ -107,10 +109,6 @@ ORIGINS = (2017, 2019, 2021, 2023)
 HORIZONS = (1, 2, 3)
 REPLICATIONS = 500
 """Runs per origin."""
-ABC_BUDGET = MappingProxyType({"particles": 1000, "generations": 10, "replications": 16})
-"""ABC-SMC budget of each origin's posterior in ``alliance validate --rolling``: that of
-``alliance calibrate --method abc`` (``calibrate_abc``'s defaults), so each origin's posterior is
-made as the shipped one is, on its own years."""
 STEP_YEAR = 2022
 """First year of the panel regression's step dummy (the full-scale invasion)."""
 LEVELS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
@@ -622,9 +620,9 @@ def rolling_panel(origin: int, data_edition: str = DEFAULT_EDITION) -> Panel:
 def refit(
     origin: int,
     fit: Sequence[str],
-    replications: int = 32,
-    generations: int = 30,
-    population: int = 10,
+    replications: int = FIT_BUDGET["replications"],
+    generations: int = FIT_BUDGET["generations"],
+    population: int = FIT_BUDGET["population"],
     seed: int = SEED,
     data_edition: str = DEFAULT_EDITION,
 ) -> Refit:
@@ -671,9 +669,9 @@ def refit(
 
 def posterior_at(
     origin: int,
-    particles: int = ABC_BUDGET["particles"],
-    generations: int = ABC_BUDGET["generations"],
-    replications: int = ABC_BUDGET["replications"],
+    particles: int = BUDGET["particles"],
+    generations: int = BUDGET["generations"],
+    replications: int = BUDGET["replications"],
     seed: int = SEED,
     data_edition: str = DEFAULT_EDITION,
     progress: Progress | None = None,
@@ -832,9 +830,9 @@ def rolling_checks(
     data_edition: str = DEFAULT_EDITION,
     posterior: Posterior | None = None,
     fit: Sequence[str] | None = None,
-    refit_replications: int = 32,
-    generations: int = 30,
-    population: int = 10,
+    refit_replications: int = FIT_BUDGET["replications"],
+    generations: int = FIT_BUDGET["generations"],
+    population: int = FIT_BUDGET["population"],
     abc: Mapping[str, int] | None = None,
     progress: Callable[..., None] | None = None,
     checkpoint: Checkpoint | None = None,
@@ -854,7 +852,7 @@ def rolling_checks(
         generations: Largest number of generations of a refit (the calibration's 30).
         population: Population size per parameter of a refit (the calibration's 10).
         abc: Also fit a posterior per origin (``posterior_at``) with this budget (``particles``,
-            ``generations``, ``replications``; ``ABC_BUDGET``) and forecast with its draws.
+            ``generations``, ``replications``; ``sim.abc.BUDGET``) and forecast with its draws.
         progress: Called with what was done (and how many of ``rolling_steps`` steps, when
             more than one) after a refit, an ABC-SMC generation, a noise fit or a check.
         checkpoint: Keep each refit and posterior there as it is made.
@@ -864,8 +862,6 @@ def rolling_checks(
         CheckpointError: ``resume`` with a checkpoint made with other settings, or an unreadable
             one.
     """
-    from sim.calibration import FITTED
-
     started = time.perf_counter()
     budget = {
         "replications": refit_replications,

@@ -14,11 +14,9 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
-from sim.abc import weighted_quantiles
 from sim.data import WITHHELD
 from sim.noise_fit import NOISE, fitted_spread
 from sim.parameters import DEFAULTS, PARAMETERS, PRIORS
-from sim.posterior import Posterior
 from sim.rolling import (
     BASELINES,
     RollingCheck,
@@ -256,7 +254,7 @@ def _posteriors_table(result: RollingChecks) -> list[str]:
     if not result.posteriors:
         return []
     origins = list(result.posteriors)
-    intervals = {o: _intervals(p) for o, p in result.posteriors.items()}
+    intervals = {o: p.interval(0.9) for o, p in result.posteriors.items()}
     lines = [
         "### Posteriors fitted per origin",
         "",
@@ -286,14 +284,6 @@ def _posteriors_table(result: RollingChecks) -> list[str]:
     )  # fmt: skip
     lines.append(f"| parameters at most half the prior's width | | {narrow} |")
     return [*lines, ""]
-
-
-def _intervals(posterior: Posterior) -> dict[str, tuple[float, float]]:
-    """Each parameter's weighted 5% and 95% quantiles."""
-    return {
-        name: tuple(float(v) for v in weighted_quantiles(column, posterior.weights, [0.05, 0.95]))
-        for name, column in zip(posterior.names, posterior.samples.T, strict=True)
-    }
 
 
 def _noise_table(result: RollingChecks) -> list[str]:

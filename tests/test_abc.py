@@ -22,7 +22,6 @@ from sim.abc import (
     to_posterior,
     twin_panel,
     uniform_prior,
-    weighted_quantiles,
     within_noise,
 )
 from sim.parameters import MEAN_FIT, PARAMETERS
@@ -201,11 +200,6 @@ def test_twin_experiments_recover_known_parameters():
     assert covered >= 5, f"{covered} of 6 true values inside the 90% intervals"
     assert max(widths) < 1, widths
     assert np.mean(widths) <= 0.5, widths
-
-
-def test_weighted_quantiles_follow_the_weights():
-    values, weights = np.array([1.0, 2.0, 3.0]), np.array([0.1, 0.1, 0.8])
-    np.testing.assert_array_equal(weighted_quantiles(values, weights, [0.05, 0.5, 0.95]), [1, 3, 3])
 
 
 def test_beat_shares_compare_distances_to_each_realisation():

@@ -14,6 +14,7 @@ from sim.posterior import (
     posterior_file,
     posterior_toml,
     read_posterior,
+    weighted_quantiles,
     write_posterior,
 )
 
@@ -173,3 +174,11 @@ def test_draws_follow_the_weights():
     index = draw(post, range(20_000))
     share = np.bincount(index, minlength=4) / 20_000
     np.testing.assert_allclose(share, weights, atol=0.015)
+
+
+def test_weighted_quantiles_and_intervals_follow_the_weights():
+    values, weights = np.array([1.0, 2.0, 3.0]), np.array([0.1, 0.1, 0.8])
+    np.testing.assert_array_equal(weighted_quantiles(values, weights, [0.05, 0.5, 0.95]), [1, 3, 3])
+    post = Posterior(("adjustment_speed",), values[:, None] / 10, weights)
+    assert post.interval(0.9) == {"adjustment_speed": (0.1, 0.3)}
+    assert post.interval(0.5) == {"adjustment_speed": (0.3, 0.3)}

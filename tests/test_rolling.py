@@ -1,4 +1,3 @@
-import inspect
 from dataclasses import replace
 from datetime import date
 
@@ -10,7 +9,6 @@ from pytest import approx
 import sim.data
 import sim.plans
 import sim.rolling
-from sim.abc import calibrate_abc
 from sim.calibration import FITTED
 from sim.data import NO_FORCES, WITHHELD, load_reference
 from sim.ensemble import simulate_points
@@ -18,7 +16,6 @@ from sim.initial import scenario_data
 from sim.noise_fit import NOISE, fit_noise
 from sim.posterior import Posterior
 from sim.rolling import (
-    ABC_BUDGET,
     METHODS,
     QUANTILES,
     Checkpoint,
@@ -198,10 +195,7 @@ def test_the_rolling_panel_is_the_published_allies_up_to_its_origin_as_known_the
     assert np.array_equal(runs, simulate_known(panel.scenario, panel.data, SEEDS))
 
 
-def test_the_per_origin_posterior_is_fitted_on_its_years_with_the_calibrations_budget():
-    assert dict(ABC_BUDGET) == {
-        name: inspect.signature(calibrate_abc).parameters[name].default for name in ABC_BUDGET
-    }
+def test_the_per_origin_posterior_is_fitted_on_its_years():
     posterior = posterior_at(2017, particles=20, generations=2, replications=2, seed=3)
     assert posterior.samples.shape == (20, len(FITTED)) and posterior.weights.sum() == approx(1)
     assert posterior.metadata["train"] == "2015-2017" and posterior.metadata["test"] == "none"
@@ -375,6 +369,9 @@ def test_a_stopped_check_resumes_from_its_checkpoint_with_the_same_numbers(tmp_p
             pd.testing.assert_frame_equal(result.checks[name].table, check.table)
     with pytest.raises(CheckpointError, match="other seed: run without --resume"):
         rolling_checks(**{**common, "seed": 4}, checkpoint=kept, resume=True)
+    (kept.folder / "posterior-2021.toml").write_text("names = [")
+    with pytest.raises(CheckpointError, match=r"posterior-2021\.toml.*run without --resume"):
+        rolling_checks(**common, checkpoint=kept, resume=True)
     (kept.folder / "refit-2021.json").write_text("{")
     with pytest.raises(CheckpointError, match=r"refit-2021\.json: not a refit"):
         rolling_checks(**common, checkpoint=kept, resume=True)
