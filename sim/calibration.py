@@ -7,8 +7,10 @@ alliance-wide: ally differences come only from observable attributes the mechani
 (distance to Russia, a border, a coast, a documented rival, GDP, debt). The runs
 use fixed seeds, so the objective is deterministic and a calibration is reproducible from its
 command. The behavioural parameters are fitted with the implementation noise at its prior
-(``MEAN_FIT``); the noise is then fitted to the fitted model's 1-3 year forecast errors over the
-training years (``sim.noise_fit``), and sets the forecasts' spread. The result is written to
+(``MEAN_FIT``); the exogenous shocks' volatility is then set from their own history up to the
+training years' end (``sim.shock_volatility``), and the noise is fitted, with them, to the fitted
+model's 1-3 year forecast errors over the training years (``sim.noise_fit``): together they set
+the forecasts' spread. The result is written to
 ``scenarios/calibration.toml``, which the parameter defaults read (``sim.parameters``).
 """
 
@@ -18,7 +20,7 @@ import multiprocessing
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from functools import partial
 from pathlib import Path
@@ -28,6 +30,7 @@ from sim.data import DEFAULT_EDITION, check_edition
 from sim.executors import worker_init
 from sim.noise_fit import NOISE, NoiseFit, fit_noise
 from sim.parameters import MEAN_FIT, PARAMETERS, PRIORS, calibration_file
+from sim.shock_volatility import shock_volatility
 from sim.store import atomic_write
 from sim.validation import (
     SEED,
@@ -73,6 +76,8 @@ class Calibration:
         seed: Seed of the optimiser and root seed of the runs.
         data_edition: Edition of NATO's tables the hindcast started from and was fitted to.
         noise: The implementation noise fitted after the parameters (None: not fitted).
+        shocks: The exogenous shocks' volatility (``shock_volatility``) the noise was fitted
+            with (empty: not set).
     """
 
     values: dict[str, float]
@@ -87,6 +92,7 @@ class Calibration:
     seed: int
     data_edition: str = DEFAULT_EDITION
     noise: NoiseFit | None = None
+    shocks: dict[str, float] = field(default_factory=dict)
 
     @property
     def command(self) -> str:
@@ -199,7 +205,8 @@ def calibrate(
     values = {n: round(float(v), 4) for n, v in zip(fit, result.x, strict=True)}
     sim, table = hindcast(replications, seed, data_edition, **MEAN_FIT, **values)
     fit = hindcast_metrics(table, sim)
-    noise = fit_noise(TRAIN.stop - 1, values, seed=seed, data_edition=data_edition)
+    shocks = shock_volatility(TRAIN.stop - 1, data_edition)
+    noise = fit_noise(TRAIN.stop - 1, values | shocks, seed=seed, data_edition=data_edition)
     return Calibration(
         values=values,
         rmse_train_pp=fit["rmse_train_pp"],
@@ -213,6 +220,7 @@ def calibrate(
         seed=seed,
         data_edition=data_edition,
         noise=noise,
+        shocks=shocks,
     )
 
 
@@ -252,9 +260,21 @@ def calibration_toml(cal: Calibration, when: date) -> str:
         "",
         "[parameters]",
         *(f"{name} = {value!r}" for name, value in cal.values.items()),
+        *_shock_lines(cal.shocks, TRAIN.stop - 1),
         *_noise_lines(cal.noise),
     ]
     return "\n".join(lines) + "\n"
+
+
+def _shock_lines(shocks: dict[str, float], as_of: int) -> list[str]:
+    """The exogenous shocks' volatility under [parameters], with where it comes from."""
+    if not shocks:
+        return []
+    return [
+        f"# Set from their own history up to {as_of} (sim/shock_volatility.py): the threat path's "
+        "yearly changes, real GDP growth around trend.",
+        *(f"{name} = {value!r}" for name, value in shocks.items()),
+    ]
 
 
 def _noise_lines(noise: NoiseFit | None) -> list[str]:
@@ -299,6 +319,7 @@ def format_calibration(cal: Calibration, path: Path) -> str:
             f"(priors {cal.rmse_train_prior_pp:.4f}); "
             f"{span(TEST)}, held out: {cal.rmse_test_pp:.4f} pp",
             *(f"  {name:28} {value:g}" for name, value in cal.values.items()),
+            *(f"  {name:28} {value:g} (its own history)" for name, value in cal.shocks.items()),
             f"Then the forecasts' spread: {cal.noise.describe()}",
             f"Written: {path}",
         ]

@@ -120,12 +120,24 @@ def _band(lo: float, mid: float, hi: float, fmt: str) -> str:
     return f"{fmt.format(mid)} [{fmt.format(lo)}-{fmt.format(hi)}]"
 
 
-def _noise(spec: Scenario) -> str:
-    """The noise's value and where it comes from (the calibration, or the scenario)."""
-    value = spec.parameters["spending_noise_sd"]
-    if value == DEFAULTS["spending_noise_sd"]:
-        return f"{value:.2f} pp, calibrated to the model's past forecast errors"
-    return f"{value:g} pp, set by the scenario"
+SPREAD = {
+    "spending_noise_sd": ("each year's implementation noise", "{:.2f} pp", "calibrated to the "
+                          "model's past forecast errors"),
+    "threat_noise_sd": ("the threat's yearly innovation", "{:.2f} threat units", "as large as the "
+                        "threat path's record"),
+    "gdp_growth_noise_sd": ("GDP growth around trend", "{:.1%} a year", "as in the record"),
+}  # fmt: skip
+"""The shocks that spread a forecast: what each is, its format, its calibrated size's source."""
+
+
+def _shocks(spec: Scenario) -> str:
+    """Each shock's size and where it comes from (the calibration, or the scenario)."""
+    parts = []
+    for name, (label, fmt, source) in SPREAD.items():
+        value = spec.parameters[name]
+        origin = source if value == DEFAULTS[name] else "set by the scenario"
+        parts.append(f"{label} ({fmt.format(value)}, {origin})")
+    return ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
 def format_forecast(forecast: Forecast) -> str:
@@ -153,7 +165,7 @@ def format_forecast(forecast: Forecast) -> str:
         f"Median [5%-95%] of {forecast.replications} runs ({spread}), the runs of `alliance "
         f"batch {s.name} --replications {forecast.replications} --seed {forecast.seed} "
         f"--uncertainty {forecast.uncertainty}` (`--single` shows one seeded run). The shocks "
-        f"include each year's implementation noise ({_noise(s)}). Final year {final}:"
+        f"are {_shocks(s)}. Final year {final}:"
     )
     return "\n".join(
         [

@@ -14,9 +14,10 @@ forecast errors).
 t + h, h = 1-3 with t + h <= ``as_of``, knowing only what was known at t (``sim.rolling``:
 ``rolling_scenario``, ``known_data``), once with no noise and once with the noise at
 ``REFERENCE_SD``. Per horizon h, over the published allies with forces: m_h, the mean squared
-error of the no-noise median; v0_h, the mean variance of the no-noise runs (GDP shocks, posterior
-draws); g_h = (vR_h - v0_h) / REFERENCE_SD^2, the variance the noise adds per unit of its own
-(less than h where budgets revert to their habit or hit a fiscal bound).
+error of the no-noise median; v0_h, the mean variance of the no-noise runs (GDP and threat
+shocks at their size, ``sim.shock_volatility``; posterior draws); g_h = (vR_h - v0_h) /
+REFERENCE_SD^2, the variance the noise adds per unit of its own (less than h where budgets revert
+to their habit or hit a fiscal bound).
 
 **Fit.** The spread at noise s is v0_h + g_h s^2; least squares over the ally-forecasts,
 

@@ -89,7 +89,9 @@ _DEFINITIONS = [
        "Multiplies the scenario's threat path (1 = the path as written)."),
     _p("threat_persistence", 0.6, "", 0.0, 0.99, "assumption",
        "AR(1) coefficient of the threat's deviation from its path."),
-    _p("threat_noise_sd", 0.05, "threat units", 0.0, 0.5, "assumption",
+    _p("threat_noise_sd", 0.05, "threat units", 0.0, 0.5,
+       "assumption, the mean fits' value; calibrated to the threat path's yearly changes "
+       "(sim/shock_volatility.py)",
        "Standard deviation of the yearly threat innovation."),
     _p("threat_reach_km", 5870.0, "km", 1000.0, 10000.0,
        "DOMAIN §5: burden change 2014-25 = 4.77 - 0.55 ln(km) is zero at exp(4.77/0.55) km",
@@ -318,7 +320,9 @@ _DEFINITIONS = [
        "DOMAIN §3: Germany +50,000-60,000 on ~184,000 (+27-33%)",
        "Rise of every ally's personnel goal over its start strength."),
     # --- 8. economy -------------------------------------------------------------------------
-    _p("gdp_growth_noise_sd", 0.01, "1/yr", 0.0, 0.05, "assumption",
+    _p("gdp_growth_noise_sd", 0.01, "1/yr", 0.0, 0.05,
+       "assumption, the mean fits' value; calibrated to growth around trend since 2015 "
+       "(sim/shock_volatility.py)",
        "Standard deviation of yearly real GDP growth around trend (projected years only)."),
 ]
 # fmt: on
@@ -327,11 +331,12 @@ PRIORS: MappingProxyType[str, float] = MappingProxyType({p.name: p.default for p
 """Every parameter's documented value before calibration (the calibration's starting point)."""
 
 MEAN_FIT: MappingProxyType[str, float] = MappingProxyType(
-    {"spending_noise_sd": PRIORS["spending_noise_sd"]}
+    {name: PRIORS[name] for name in ("spending_noise_sd", "threat_noise_sd", "gdp_growth_noise_sd")}
 )
 """Values the mean-fitting stages run with (``alliance calibrate``, its ABC, the rolling refits):
-the implementation noise at its documented prior. Its calibrated value is fitted after them, on
-the model's forecast errors (``sim.noise_fit``), so no fit depends on a noise an earlier
+the implementation noise and the exogenous shocks' volatility at their documented priors. Their
+calibrated values are set after them, from the model's forecast errors (``sim.noise_fit``) and
+the shocks' own history (``sim.shock_volatility``), so no fit depends on a value an earlier
 calibration wrote."""
 
 

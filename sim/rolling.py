@@ -39,8 +39,11 @@ draws each run's parameters from its origin's own.
 **Noise.** The spread of the model's forecasts comes from the implementation noise
 ``spending_noise_sd``, fitted per origin by ``sim.noise_fit`` to the model's own 1-3 year forecast
 errors over the years up to the origin, with that check's parameters (the refit, the calibrated
-values or the posterior draws); ``rolling_checks`` records each fit. The refits, like the
-calibration, fit the mean path with the noise at its prior (``MEAN_FIT``).
+values or the posterior draws); ``rolling_checks`` records each fit. Every row's exogenous
+shocks (the threat's innovation, GDP growth around trend) have the volatility their own history
+shows up to the origin (``sim.shock_volatility``), and the noise is fitted with them. The refits,
+like the calibration, fit the mean path with the noise and the shocks at their priors
+(``MEAN_FIT``).
 
 **Remaining leaks.** Every figure up to o is the latest edition's (restated, revised), not what
 was published at o: the repository holds no real-time vintages. Static attributes (distance, land
@@ -100,6 +103,7 @@ from sim.noise_fit import NOISE, NoiseFit, origin_posterior, per_origin
 from sim.parameters import MEAN_FIT, PARAMETERS, PRIORS
 from sim.posterior import Posterior, PosteriorFileError, read_posterior, write_posterior
 from sim.scenario import Scenario, load_scenario
+from sim.shock_volatility import shock_volatility
 from sim.shocks import replication_seeds
 from sim.store import atomic_write
 from sim.uncertainty import run_scenarios
@@ -516,6 +520,7 @@ def rolling_origin(
     posterior: Posterior | Mapping[int, Posterior] | None = None,
     parameters: Mapping[int, Mapping[str, float]] | None = None,
     noise: Mapping[int, float] | None = None,
+    shocks: Mapping[int, Mapping[str, float]] | None = None,
 ) -> RollingCheck:
     """Forecast from every origin with the model and the baselines, and score the forecasts.
 
@@ -532,6 +537,8 @@ def rolling_origin(
             not with a posterior.
         noise: Per origin, the implementation noise ``spending_noise_sd`` fitted on the years up
             to it (``sim.noise_fit.per_origin``), or None for the calibrated one.
+        shocks: Per origin, the exogenous shocks' volatility as of the origin
+            (``sim.shock_volatility``), or None for the calibrated one.
 
     Returns:
         The table and its scores.
@@ -547,7 +554,7 @@ def rolling_origin(
     seeds = replication_seeds(seed, 0, replications)
     frames = []
     for origin in origins:
-        own = {**(parameters or {}).get(origin, {})}
+        own = {**(shocks or {}).get(origin, {}), **(parameters or {}).get(origin, {})}
         if noise:
             own[NOISE] = noise[origin]
         post = origin_posterior(posterior, origin)
@@ -566,6 +573,7 @@ def rolling_origin(
         "parameters": source,
         "refit": {int(o): dict(v) for o, v in (parameters or {}).items()},
         "noise": {int(o): float(v) for o, v in (noise or {}).items()},
+        "shocks": {int(o): dict(v) for o, v in (shocks or {}).items()},
     }
     if isinstance(posterior, Posterior):
         settings["posterior"] = _about(posterior)
@@ -914,13 +922,16 @@ def rolling_checks(
     sources["calibrated"] = {}
     if posterior is not None:
         sources["posterior"] = {"posterior": posterior}
+    shocks = {o: shock_volatility(o, data_edition) for o in origins}
     noise, checks = {}, {}
     for name, source in sources.items():
-        noise[name] = per_origin(origins, seed=seed, data_edition=data_edition, **source)
+        own = {o: shocks[o] | source.get("parameters", {}).get(o, {}) for o in origins}
+        with_shocks = source | {"parameters": own}
+        noise[name] = per_origin(origins, seed=seed, data_edition=data_edition, **with_shocks)
         done(f"noise, {name}")
     for name, source in sources.items():
         sd = {o: fit.sd for o, fit in noise[name].items()}
-        checks[name] = rolling_origin(**common, **source, noise=sd)
+        checks[name] = rolling_origin(**common, **source, noise=sd, shocks=shocks)
         done(f"check, {name}")
     seconds = time.perf_counter() - started
     return RollingChecks(

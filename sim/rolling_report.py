@@ -21,13 +21,16 @@ from sim.rolling import (
     BASELINES,
     RollingCheck,
     RollingChecks,
+    quantile_column,
     reliability,
     summarise,
 )
+from sim.shock_volatility import GDP, THREAT
 from sim.store import atomic_write
 
 HEADING = "## Rolling-origin check"
 
+SHOCK_LABELS = {THREAT: "threat innovation sd (threat units)", GDP: "GDP growth sd around trend"}
 MODEL_LABELS = {
     "refit": "model, refitted per origin",
     "refit_posterior": "model, posterior fitted per origin",
@@ -206,8 +209,20 @@ def findings(result: RollingChecks) -> str:
         "2015-2022 and so after three of the four origins, the CRPS is "
         f"{calibrated['crps']:.3f} pp and the 90% and 50% intervals cover "
         f"{_pct(calibrated['coverage_90'])} and {_pct(calibrated['coverage_50'])}."
-        f"{_posterior_finding(result)} Every band's spread comes from the implementation "
-        "noise fitted at each origin to the model's own forecast errors up to it (below)."
+        f"{_posterior_finding(result)} {_misses(main)} Every band's spread comes from the "
+        "implementation noise fitted at each origin to the model's own forecast errors up to it "
+        "and from the threat and GDP shocks at the size their record shows up to it (below)."
+    )
+
+
+def _misses(check: RollingCheck) -> str:
+    """One sentence: how many scored ally-years fall above and below the model's 90% interval."""
+    rows = check.table[(check.table["method"] == "model") & check.table["scored"]]
+    above = int((rows["observed"] > rows[quantile_column(0.95)]).sum())
+    below = int((rows["observed"] < rows[quantile_column(0.05)]).sum())
+    return (
+        f"Misses of the 90% interval: {above} above it (a published share higher than "
+        f"forecast), {below} below it."
     )
 
 
@@ -307,6 +322,10 @@ def _noise_table(result: RollingChecks) -> list[str]:
     lines.append(f"| their spread at the fitted noise (pp) | {spread} |")
     counts = " | ".join(str(sum(fits[o].forecasts.values())) for o in origins)
     lines.append(f"| ally-forecasts fitted | {counts} |")
+    shocks = next(iter(result.checks.values())).settings.get("shocks") or {}
+    for name, label in SHOCK_LABELS.items() if shocks else ():
+        cells = " | ".join(f"{shocks[o][name]:.4g}" for o in origins)
+        lines.append(f"| {label}, every row | {cells} |")
     return lines
 
 
@@ -403,9 +422,13 @@ def section_markdown(result: RollingChecks, plot_link: str, command: str) -> str
         + _posterior_note(result),
         "- **Noise:** the implementation noise `spending_noise_sd` that spreads each forecast is "
         "fitted per origin to the model's own 1-3 year forecast errors over the years up to o, "
-        "with that row's parameters (method of moments, `sim/noise_fit.py`; values below). The "
-        "refits, like the calibration, fit the mean path with the noise at its prior "
-        f"({PRIORS[NOISE]:g} pp).",
+        "with that row's parameters (method of moments, `sim/noise_fit.py`; values below), and "
+        "with the exogenous shocks' volatility of every row: the threat's yearly innovation and "
+        "GDP growth around trend each have the root mean square their own history shows up to o "
+        "(the threat path's yearly changes from 2013, growth around the 2015-o trend; "
+        "`sim/shock_volatility.py`; values below). The refits, like the calibration, fit the "
+        f"mean path with the noise at its prior ({PRIORS[NOISE]:g} pp) and the shocks at theirs "
+        f"({PRIORS[THREAT]:g} threat units, {PRIORS[GDP]:.0%} a year).",
         f"- **Withheld allies** ({', '.join(WITHHELD)}): their 2015-2024 shares are not in the "
         "data, so they start from their 2014 share (not the default 2014-2025 interpolation, "
         "which would bring their 2025 value into every forecast through the alliance-wide "

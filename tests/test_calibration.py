@@ -19,6 +19,7 @@ from sim.parameters import (
     CalibrationFileError,
     read_calibration,
 )
+from sim.shock_volatility import GDP, THREAT, shock_volatility
 from sim.validation import hindcast
 
 VALID = 'date = 2026-01-01\ncommand = "alliance calibrate"\n[parameters]\nfree_riding = 0.4\n'
@@ -27,13 +28,13 @@ VALID = 'date = 2026-01-01\ncommand = "alliance calibrate"\n[parameters]\nfree_r
 def test_the_defaults_are_the_calibration_files_values():
     cal = read_calibration()
     assert cal, "scenarios/calibration.toml is shipped"
-    assert set(cal["parameters"]) == {*FITTED, NOISE}
+    assert set(cal["parameters"]) == {*FITTED, NOISE, THREAT, GDP}
     for name, value in cal["parameters"].items():
         assert PARAMETERS[name].default == value
         assert PARAMETERS[name].source.startswith(f"calibrated {cal['date']}")
     assert {"rmse_train_pp", "rmse_train_prior_pp", "rmse_test_pp"} <= set(cal["fit"])
     assert cal["command"].startswith("alliance calibrate ")
-    untouched = set(PARAMETERS) - {*FITTED, NOISE}
+    untouched = set(PARAMETERS) - {*FITTED, NOISE, THREAT, GDP}
     assert all(PARAMETERS[n].default == PRIORS[n] for n in untouched)
 
 
@@ -70,7 +71,8 @@ def test_calibration_is_reproducible_never_worse_than_the_priors_and_round_trips
     assert one.rmse_train_pp <= one.rmse_train_prior_pp + 1e-3  # the priors start the search
     path = write_calibration(one, tmp_path / "calibration.toml")
     back = read_calibration(path)
-    assert back["parameters"] == one.values | {NOISE: one.noise.sd}
+    assert one.shocks == shock_volatility(2022)  # the training years' end, like the noise
+    assert back["parameters"] == one.values | one.shocks | {NOISE: one.noise.sd}
     assert back["noise"]["as_of"] == 2022 and back["noise"]["forecasts"]["h1"] > 0
     assert back["command"] == (
         "alliance calibrate --replications 2 --generations 1 --population 1 --seed 5"
@@ -82,7 +84,9 @@ def test_calibration_is_reproducible_never_worse_than_the_priors_and_round_trips
         f"RMSE 2015-2022 {one.rmse_train_pp:.4f} pp (priors {one.rmse_train_prior_pp:.4f}); "
         f"2023-2024, held out: {one.rmse_test_pp:.4f} pp"
     )
-    assert lines[1:-2] == [f"  {name:28} {value:g}" for name, value in one.values.items()]
+    assert lines[1:-2] == [f"  {name:28} {value:g}" for name, value in one.values.items()] + [
+        f"  {name:28} {value:g} (its own history)" for name, value in one.shocks.items()
+    ]
     assert lines[-2] == f"Then the forecasts' spread: {one.noise.describe()}"
     assert lines[-1] == f"Written: {path}"
 

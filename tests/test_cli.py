@@ -128,8 +128,10 @@ def test_run_prints_medians_and_bands_of_the_forecast_tables(hague7):
         "the runs of `alliance batch hague-2035 --replications 200 --seed 7 "
         "--uncertainty posterior`" in printed
     )
-    noise = DEFAULTS["spending_noise_sd"]
+    noise, threat, gdp = (DEFAULTS[f"{n}_noise_sd"] for n in ("spending", "threat", "gdp_growth"))
     assert f"implementation noise ({noise:.2f} pp, calibrated to the model's past" in printed
+    assert f"({threat:.2f} threat units, as large as the threat path's record)" in printed
+    assert f"around trend ({gdp:.1%} a year, as in the record)" in printed
     alliance = pd.read_parquet(out / "forecast_alliance.parquet").set_index(["year", "quantile"])
     lo, mid, hi = (alliance.loc[(2035, q)] for q in (0.05, 0.5, 0.95))
     m = re.search(r"allies at >= 3\.5% core:\s+(\d+) \[(\d+)-(\d+)\]", printed)

@@ -360,10 +360,15 @@ def test_a_higher_pledge_raises_spending_toward_it(scenarios):
 
 def test_a_later_pledge_deadline_slows_the_path_and_an_earlier_one_is_enforced_sooner(scenarios):
     """Pledge due 2040 (delay 5): lower mean core shares from 2030 on. Due 2032 (delay -3): the
-    overdue pledge is enforced under US pressure from 2033, well above the default path."""
+    overdue pledge is enforced under US pressure from 2033, well above the default path.
+
+    With a commitment of 0.3: at the calibrated 0.03 the pull of the pledge path moves the mean
+    by about 0.0003 pp, less than the feedback of US pressure on the runs' shocks.
+    """
     hague = scenarios["hague-2035"]
     earlier, default, later = (
-        _mean_by_year(hague, "mean_core_pct_gdp", pledge_delay=delay) for delay in (-3, 0, 5)
+        _mean_by_year(hague, "mean_core_pct_gdp", pledge_delay=delay, pledge_commitment=0.3)
+        for delay in (-3, 0, 5)
     )
     assert (later.loc[2030:] < default.loc[2030:]).all()
     assert (earlier.loc[2028:] > default.loc[2028:]).all()

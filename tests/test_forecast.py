@@ -5,7 +5,7 @@ import pytest
 
 from sim.ally_inputs import exposure_regression
 from sim.ensemble import run_ensemble
-from sim.forecast import QUANTILES, make_forecast
+from sim.forecast import QUANTILES, format_forecast, make_forecast
 from sim.initial import build_initial_state
 from sim.parameters import CATEGORIES, PRIORS
 from sim.scenario import load_scenario
@@ -93,3 +93,10 @@ def test_forecast_bands_are_ordered_and_cover_every_ally_and_year():
             lo, mid, hi = (wide[(measure, q)] for q in QUANTILES)
             assert (lo <= mid).all() and (mid <= hi).all(), measure
     assert len(fc.allies) == 32 * 11 * 3 and len(fc.alliance) == 11 * 3
+
+
+def test_the_forecast_names_each_shock_and_where_its_size_comes_from():
+    spec = load_scenario("hague-2035").with_parameters(threat_noise_sd=0.0)
+    printed = format_forecast(make_forecast(spec, seed=3, replications=4))
+    assert "the threat's yearly innovation (0.00 threat units, set by the scenario)" in printed
+    assert "each year's implementation noise (" in printed and "as in the record)" in printed

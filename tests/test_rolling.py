@@ -38,6 +38,7 @@ from sim.rolling import (
     summarise,
 )
 from sim.rolling_report import HEADING, write_rolling
+from sim.shock_volatility import gdp_volatility, shock_volatility
 from sim.shocks import replication_seeds
 from sim.uncertainty import run_scenarios
 
@@ -214,6 +215,7 @@ def test_nothing_after_the_origin_reaches_a_forecast_or_a_refit(monkeypatch):
     model, baselines = _forecasts(origin)
     one = refit(origin, ("adjustment_speed",), replications=2, generations=1, population=5)
     noise = fit_noise(origin, replications=8)
+    shocks = shock_volatility(origin)
     budget = {"particles": 10, "generations": 2, "replications": 2, "seed": 3}
     posterior = posterior_at(origin, **budget)
     default_gdp = scenario_data(rolling_scenario(origin, origin, origin + 3)).gdp
@@ -222,6 +224,7 @@ def test_nothing_after_the_origin_reaches_a_forecast_or_a_refit(monkeypatch):
         model_p, baselines_p = _forecasts(origin)
         one_p = refit(origin, ("adjustment_speed",), replications=2, generations=1, population=5)
         assert fit_noise(origin, replications=8) == noise
+        assert shock_volatility(origin) == shocks
         posterior_p = posterior_at(origin, **budget)
         # The default start state reads GDP after its start year; the rolling one does not.
         assert not np.array_equal(
@@ -237,12 +240,14 @@ def test_nothing_after_the_origin_reaches_a_forecast_or_a_refit(monkeypatch):
 def test_the_perturbation_would_show_a_plan_or_a_share_known_at_the_origin(monkeypatch):
     origin = 2019
     model, baselines = _forecasts(origin)
+    gdp = gdp_volatility(origin)
     with monkeypatch.context() as m:
         _perturbed(m, origin, date(origin, 6, 1))  # the plan is now known at the origin
         assert not np.array_equal(_forecasts(origin)[0], model)
     with monkeypatch.context() as m:
         _perturbed(m, origin - 1, date(origin + 1, 1, 15))  # the origin's own shares changed
         model_p, baselines_p = _forecasts(origin)
+        assert gdp_volatility(origin) != gdp  # the origin's growth moved
         assert not np.array_equal(model_p, model)
         assert not np.array_equal(baselines_p["no_change"], baselines["no_change"], equal_nan=True)
 
@@ -312,14 +317,16 @@ def test_rolling_checks_and_report_section(tmp_path):
         2021: {"draws": 10, "date": str(own.metadata["date"]),
                "command": own.metadata["command"], "train": "2015-2021"}
     }  # fmt: skip
-    assert result.noise["refit_posterior"][2021] == fit_noise(2021, posterior=own, seed=3)
+    shocks = shock_volatility(2021)  # every row's, and the noise is fitted with them
+    assert result.noise["refit_posterior"][2021] == fit_noise(2021, shocks, own, seed=3)
     values = result.refits[2021].values
     assert list(values) == ["adjustment_speed"] and result.refits[2021].evaluations > 0
     assert result.checks["refit"].settings["refit"] == {2021: values}
     for variant, check in result.checks.items():
         fit = result.noise[variant][2021]
         assert fit.as_of == 2021 and check.settings["noise"] == {2021: fit.sd}
-    assert result.noise["refit"][2021] == fit_noise(2021, values, seed=3)
+        assert check.settings["shocks"] == {2021: shocks}
+    assert result.noise["refit"][2021] == fit_noise(2021, shocks | values, seed=3)
     report = tmp_path / "validation.md"
     report.write_text("# Validation\n\n## Findings\n\nText.\n")
     plot = tmp_path / "validation" / "reliability.png"

@@ -63,6 +63,7 @@ def _check(model: np.ndarray, posterior: dict | None = None) -> RollingCheck:
         "replications": 3,
         "seed": 3,
         "data_edition": "test-edition",
+        "shocks": {2021: {"threat_noise_sd": 0.1061, "gdp_growth_noise_sd": 0.0367}},
     }
     if posterior is not None:
         settings["posterior"] = posterior
@@ -128,6 +129,10 @@ def test_findings_read_the_pooled_and_per_horizon_scores():
         "it beats every baseline at horizon 1. "
     )
     assert "the CRPS is 0.783 pp and the 90% and 50% intervals cover 50% and 50%." in text
+    assert (  # 4.0 above [1.1, 2.9] at horizon 2, 0.0 below it at horizon 1
+        "Misses of the 90% interval: 1 above it (a published share higher than forecast), "
+        "1 below it." in text
+    )
     assert "posterior" not in text
     with_posterior = findings(result(with_posterior=True))
     # {1, 3, 5}: 50% interval [2, 4] and 90% interval [1.2, 4.8] cover all but 0.0; CRPS:
@@ -177,6 +182,8 @@ def test_the_section_tables_hold_the_hand_computed_scores():
     # sqrt(v0 + g s^2) at s = 0.3: sqrt(0.01 + 0.09) and sqrt(0.04 + 2 x 0.09)
     assert "| their spread at the fitted noise (pp) | h1 0.32, h2 0.47 |" in lines
     assert "| ally-forecasts fitted | 38 |" in lines
+    assert "| threat innovation sd (threat units), every row | 0.1061 |" in lines
+    assert "| GDP growth sd around trend, every row | 0.0367 |" in lines
     # per ally, worst model CRPS first; ISL (no forces) never appears
     ally = lines.index("### Per ally (model, refitted per origin, horizons pooled; CRPS in pp)")
     assert lines[ally + 4 :] == [

@@ -277,7 +277,7 @@ def test_the_spearman_query_gives_pandas_rank_correlations(sweep):
     want = samples.set_index("sample").corrwith(y, method="spearman")
     assert got.index.tolist() == ["recruit_rate", "threat_scale"]
     assert got.to_numpy() == pytest.approx(want[got.index].to_numpy(), abs=1e-12)
-    assert got["threat_scale"] > 0.5  # not a degenerate sweep: the threat moves the count
+    assert got["threat_scale"] > 0.2  # not a degenerate sweep: the threat moves the count
 
 
 @pytest.mark.parametrize(
