@@ -3,17 +3,22 @@
 The point fit (``sim.calibration``) finds one parameter set, but some parameters are barely
 identified by the data, and bands drawn around one set understate what is not known. This module
 computes a posterior over the same free parameters (``FITTED``) from the same data: the
-``wales-2014`` hindcast against NATO's core % GDP panel, fitted on 2015-2022, with 2023-2024 held
-out and reported as a check. ``sim.posterior`` writes and reads the result.
+``wales-2014`` hindcast against NATO's core % GDP panel, fitted on every year of the 2015-2024
+panel (``POSTERIOR_TRAIN``), with 2025 held out and reported as a check. The point fit keeps
+2015-2022 so that the hindcast has a two-year held-out window (``sim.validation``); the posterior,
+which forecasts draw from, learns from the years after 2022 too, and the rolling-origin check
+tests this method out of sample (``sim.rolling.posterior_at``: a posterior per origin, fitted on
+the years up to it). ``sim.posterior`` writes and reads the result.
 
 Method: approximate Bayesian computation by sequential Monte Carlo (ABC-SMC; Toni et al. 2009,
 Del Moral et al. 2012) with pyABC (Schälte et al. 2022):
 
 - priors: uniform on each parameter's documented range (``PARAMETERS[name].low/high``);
 - summary statistics: the mean core % GDP over the replications in every training year of every
-  published ally with forces (the cells of the point fit's objective, ``train_error_rmse``);
+  published ally with forces (the cells of the point fit's objective, ``train_error_rmse``, over
+  2015-2024);
 - distance: the RMSE (pp of GDP) of those statistics against the panel, i.e. the point fit's
-  objective, so an epsilon reads as a hindcast error;
+  objective over those years, so an epsilon reads as a hindcast error;
 - epsilon: the median of the previous generation's distances (``QuantileEpsilon(alpha=0.5)``),
   the first from a sample of the prior; the kernel is pyABC's default, a multivariate normal
   fitted to the previous generation. A generation holds parameter sets whose mean hindcast lies
@@ -65,7 +70,7 @@ from sim.parameters import MEAN_FIT, PARAMETERS
 from sim.posterior import Posterior, weighted_quantiles, write_posterior
 from sim.scenario import Scenario, load_scenario
 from sim.shocks import replication_seeds
-from sim.validation import HINDCAST, SEED, TEST, TRAIN, observed_core
+from sim.validation import HINDCAST, SEED, observed_core
 
 SUMMARY_STATISTICS = (
     "mean core % GDP over the replications, per published ally with forces and training year "
@@ -122,9 +127,11 @@ class Panel:
     data: ScenarioData | None = None
 
     def span(self, cells: np.ndarray) -> str:
-        """The years of some cells, ``2015-2022`` (``none`` without any)."""
+        """The years of some cells: ``2015-2022``, ``2025`` for one year, ``none`` without any."""
         years = np.asarray(self.scenario.years)[cells.any(axis=1)]
-        return f"{years.min()}-{years.max()}" if len(years) else "none"
+        if not len(years):
+            return "none"
+        return str(years.min()) if years.min() == years.max() else f"{years.min()}-{years.max()}"
 
     def run(self, specs: Sequence[Scenario], seeds: Sequence[Sequence[int]]) -> np.ndarray:
         """Core % GDP of ``seeds[i]`` runs of each of ``specs`` from the panel's start state."""
@@ -132,10 +139,19 @@ class Panel:
         return rec.allies["core_pct_gdp"]
 
 
+POSTERIOR_TRAIN = range(2015, 2025)
+"""Years the posterior is fitted on: the whole 2015-2024 panel, the post-2022 rise included."""
+
+POSTERIOR_TEST = range(2025, 2026)
+"""Its held-out final window: 2025."""
+
+
 def nato_panel(data_edition: str = DEFAULT_EDITION) -> Panel:
     """NATO's panel in an edition, on the hindcast's years and allies, run at ``MEAN_FIT``.
 
-    The withheld allies' 2015-2024 values are not in the data, so they are in no cell.
+    Fitted on ``POSTERIOR_TRAIN``, ``POSTERIOR_TEST`` held out. The withheld allies' 2015-2024
+    values are not in the data, so they are in no training cell; their 2025 values are held out
+    like the others'.
     """
     spec = load_scenario(HINDCAST).with_data_edition(check_edition(data_edition))
     spec = spec.with_parameters(**MEAN_FIT)
@@ -147,8 +163,8 @@ def nato_panel(data_edition: str = DEFAULT_EDITION) -> Panel:
     return Panel(
         spec,
         values,
-        published & np.isin(years, TRAIN),
-        published & np.isin(years, TEST),
+        published & np.isin(years, POSTERIOR_TRAIN),
+        published & np.isin(years, POSTERIOR_TEST),
         f"NATO core % GDP, {spec.data_edition} edition",
     )
 
@@ -496,7 +512,7 @@ class AbcCalibration:
         data_edition: Edition of NATO's tables.
         panel: What was fitted (``Panel.source``).
         scenario: The hindcast scenario run.
-        train_years: The years fitted (``2015-2022``).
+        train_years: The years fitted (``2015-2024``).
         test_years: The years held out and reported (``none`` without any).
         wall_time_s: Seconds the calibration took (the fit summary included).
         library_version: pyABC's version.
@@ -606,7 +622,7 @@ def calibrate_abc(
     progress: Progress | None = None,
     panel: Panel | None = None,
 ) -> AbcCalibration:
-    """Compute a posterior over parameters by ABC-SMC on the 2015-2022 hindcast.
+    """Compute a posterior over parameters by ABC-SMC on the 2015-2024 hindcast.
 
     pyABC runs ``generations`` generations. The posterior is the first generation whose
     particles the panel's noise mostly cannot tell from the best fit (the last generation's

@@ -22,6 +22,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from sim.abc import BUDGET as ABC_BUDGET
+from sim.abc import POSTERIOR_TRAIN
 from sim.batch import CHUNK_SIZE, ENGINES, BatchError, BatchInterrupted, run_batch
 from sim.batch import format_summary as format_batch_summary
 from sim.calibration import BUDGET as FIT_BUDGET
@@ -344,13 +345,14 @@ def build_parser() -> argparse.ArgumentParser:
     optimize.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     _add_allow_long(optimize)
 
-    calibrate = sub.add_parser("calibrate", help=f"fit the free parameters to {span(TRAIN)}")
+    calibrate = sub.add_parser("calibrate", help="fit the free parameters to NATO's panel")
     calibrate.add_argument(
         "--method",
         choices=("optimize", "abc"),
         default="optimize",
-        help="optimize: a point fit by differential evolution (scenarios/calibration.toml); "
-        "abc: a posterior by ABC-SMC (scenarios/posterior.toml) (default optimize)",
+        help=f"optimize: a point fit to {span(TRAIN)} by differential evolution "
+        f"(scenarios/calibration.toml); abc: a posterior fitted to {span(POSTERIOR_TRAIN)} by "
+        "ABC-SMC (scenarios/posterior.toml) (default optimize)",
     )
     calibrate.add_argument(
         "--replications",

@@ -29,12 +29,13 @@ forecasts unchanged, bit for bit. The model run is ``wales-2014`` moved to start
   forecast through the alliance-wide terms. They are never scored (no published value at o).
 
 **Parameters.** ``scenarios/calibration.toml`` was fitted on 2015-2022, after origins 2017-2021,
-and the posterior of ``sim.abc`` on the same years. ``refit`` fits the same parameters by the
-same method (differential evolution on the hindcast RMSE) on 2015-o only, with a hindcast from
-2014 that itself knows only what was known at o; ``rolling_origin(parameters=...)`` forecasts
-with them. ``posterior_at`` fits a posterior on the same years and hindcast (``rolling_panel``)
-by the calibration's ABC-SMC (``sim.abc``); ``rolling_origin`` given one posterior per origin
-draws each run's parameters from its origin's own.
+and the posterior of ``sim.abc`` on 2015-2024, after every origin. ``refit`` fits the same
+parameters by the same method (differential evolution on the hindcast RMSE) on 2015-o only, with
+a hindcast from 2014 that itself knows only what was known at o;
+``rolling_origin(parameters=...)`` forecasts with them. ``posterior_at`` fits a posterior on the
+same years and hindcast (``rolling_panel``) by the calibration's ABC-SMC (``sim.abc``);
+``rolling_origin`` given one posterior per origin draws each run's parameters from its origin's
+own.
 
 **Noise.** The spread of the model's forecasts comes from the implementation noise
 ``spending_noise_sd``, fitted per origin by ``sim.noise_fit`` to the model's own 1-3 year forecast
@@ -684,7 +685,7 @@ def posterior_at(
     data_edition: str = DEFAULT_EDITION,
     progress: Progress | None = None,
 ) -> Posterior:
-    """A posterior fitted on 2015-``origin`` as ``alliance calibrate --method abc`` on 2015-2022.
+    """A posterior fitted on 2015-``origin`` as ``alliance calibrate --method abc`` on 2015-2024.
 
     ``sim.abc.calibrate_abc`` (ABC-SMC, its selection rule, its seeds) on ``rolling_panel``:
     the hindcast and the panel know only what was known at the end of ``origin``.

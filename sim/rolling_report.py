@@ -358,7 +358,8 @@ def _posterior_note(result: RollingChecks) -> str:
     years = about.get("train", "years the file does not state")
     return (
         f" The posterior rows draw each run's parameters from `scenarios/posterior.toml` "
-        f"({about['draws']} draws{made}), fitted on {years}: the calibrated parameters' leak."
+        f"({about['draws']} draws{made}), fitted on {years}, after the origins: it knows "
+        "years it forecasts."
     )
 
 

@@ -182,14 +182,15 @@ def _counts(share: pd.DataFrame, counted: pd.DataFrame) -> pd.Series:
     return pd.Series(allies_at_or_above(values, 2.0, counted.to_numpy().T), share.columns)
 
 
-def train_error_rmse(table: pd.DataFrame) -> float:
-    """RMSE (pp) of ``hindcast_table`` over the training years, published allies with forces.
+def train_error_rmse(table: pd.DataFrame, years: range = TRAIN) -> float:
+    """RMSE (pp) of ``hindcast_table`` over ``years``, published allies with forces.
 
-    The ``rmse_train_pp`` of ``hindcast_metrics``, without its per-ally tables (the calibration's
-    objective, evaluated thousands of times).
+    Over the training years, the ``rmse_train_pp`` of ``hindcast_metrics``, without its per-ally
+    tables (the calibration's objective, evaluated thousands of times); over 2015-2024, the
+    posterior's distance (``sim.abc``).
     """
     rows = table[
-        table["year"].isin(TRAIN)
+        table["year"].isin(years)
         & table["core_pct_gdp_obs"].notna()
         & ~table["iso3"].isin(NO_FORCES)
     ]

@@ -198,8 +198,8 @@ def test_the_section_names_the_posterior_rows_and_their_leak():
     text = section_markdown(result(with_posterior=True), "r.png", "alliance validate --rolling")
     assert (
         "The posterior rows draw each run's parameters from `scenarios/posterior.toml` "
-        "(2 draws, `alliance calibrate --method abc`), fitted on 2015-2022: the calibrated "
-        "parameters' leak."
+        "(2 draws, `alliance calibrate --method abc`), fitted on 2015-2022, after the origins: "
+        "it knows years it forecasts."
     ) in text
     assert "| model, posterior draws | 0.500 pp |" in text.splitlines()
     assert sum(line.startswith("| model, posterior draws | ") for line in text.splitlines()) == 5
