@@ -630,7 +630,7 @@ def _query(args: argparse.Namespace) -> int:
 
 def _validate(args: argparse.Namespace) -> int:
     flag = f"--replications {args.replications}"
-    _check_plan(args, flag, 2 * args.replications, None, keep="none", in_memory=True)
+    _check_plan(args, flag, 3 * args.replications, None, keep="none", in_memory=True)
     if args.report is not None:
         _check_file(args.report, "validate", "--report")
     _check_writable(args.out, "validate")
@@ -639,10 +639,11 @@ def _validate(args: argparse.Namespace) -> int:
         return _rolling(args, edition)
     if args.resume:
         raise UsageError("alliance validate: --resume goes with --rolling")
+    _, posterior = _uncertainty(argparse.Namespace(uncertainty=None, command="validate"))
     from sim.validation import validate
     from sim.validation_report import format_validation, write_validation
 
-    result = validate(args.replications, args.seed, edition)
+    result = validate(args.replications, args.seed, edition, posterior)
     report = write_validation(result, args.out, args.report)
     print(format_validation(result, edition, args.out, report))
     return 0

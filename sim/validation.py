@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -23,6 +24,9 @@ from sim.ensemble import simulate_points
 from sim.indicators import allies_at_or_above
 from sim.scenario import Scenario, load_scenario
 from sim.shocks import replication_seeds
+
+if TYPE_CHECKING:
+    from sim.posterior import Posterior
 
 HINDCAST = "wales-2014"
 """The scenario of the hindcast."""
@@ -85,7 +89,11 @@ class Simulation:
 
 
 def simulate(
-    scenario: str | Scenario, replications: int, seed: int, **parameters: float
+    scenario: str | Scenario,
+    replications: int,
+    seed: int,
+    posterior: Posterior | None = None,
+    **parameters: float,
 ) -> Simulation:
     """Run ``replications`` runs of a scenario with the ensemble engine.
 
@@ -93,6 +101,8 @@ def simulate(
         scenario: Scenario name, or a loaded ``Scenario`` (its ``data_edition`` included).
         replications: Runs (seeds spawned from ``seed`` as in a batch).
         seed: Root seed.
+        posterior: Draw each run's parameters from it by its seed, as ``alliance batch`` does
+            (``sim.uncertainty.run_scenarios``), or None for the scenario's.
         **parameters: Parameter values replacing the scenario's.
 
     Returns:
@@ -101,7 +111,12 @@ def simulate(
     seeds = replication_seeds(seed, 0, replications)
     spec = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     spec = spec.with_parameters(**parameters) if parameters else spec
-    rec = simulate_points([spec], [seeds], ally_columns=("core_pct_gdp",), alliance_columns=())
+    points, per_point = [spec], [seeds]
+    if posterior is not None:  # sim.uncertainty reads posterior files through sim.store
+        from sim.uncertainty import run_scenarios
+
+        points, per_point = run_scenarios(spec, seeds, posterior)[0], [[s] for s in seeds]
+    rec = simulate_points(points, per_point, ally_columns=("core_pct_gdp",), alliance_columns=())
     n_years, n_allies = len(rec.years), len(rec.iso3)
     index = pd.MultiIndex.from_arrays(
         [np.repeat(rec.iso3, n_years), np.tile(rec.years, n_allies)], names=["iso3", "year"]
@@ -268,6 +283,7 @@ def step_2025(
     replications: int = REPLICATIONS,
     seed: int = SEED,
     data_edition: str = DEFAULT_EDITION,
+    posterior: Posterior | None = None,
     **parameters: float,
 ) -> dict:
     """One year from each ally's 2024 state under the post-2024 US demand, against NATO's 2025.
@@ -280,6 +296,8 @@ def step_2025(
         replications: Runs averaged.
         seed: Root seed.
         data_edition: Edition the runs start from and are compared with.
+        posterior: Draw each run's parameters from it (as the CLI forecasts by default), or None
+            for the calibrated ones.
         **parameters: Parameter values replacing the scenario's.
 
     Returns:
@@ -287,7 +305,7 @@ def step_2025(
         ``rmse_2025_pp``, ``rmse_2025_persistence_pp`` (2024 carried forward) and the counts
         at >=2% in 2025 among the compared allies.
     """
-    sim = simulate(_scenario(STEP_2025, data_edition), replications, seed, **parameters)
+    sim = simulate(_scenario(STEP_2025, data_edition), replications, seed, posterior, **parameters)
     obs = observed_core(sim.data_edition)
     table = pd.DataFrame(
         {
@@ -345,8 +363,8 @@ class Validation:
         hindcast: The hindcast's runs.
         table: ``hindcast_table`` of it.
         step: ``step_2025``'s table (one row per ally).
-        metrics: ``hindcast_metrics`` plus ``step_2025`` (without its table) and
-            ``withheld_2025``.
+        metrics: ``hindcast_metrics`` plus ``step_2025`` (without its table),
+            ``withheld_2025`` and, with a posterior, ``step_2025_posterior``.
     """
 
     hindcast: Simulation
@@ -356,15 +374,24 @@ class Validation:
 
 
 def validate(
-    replications: int = REPLICATIONS, seed: int = SEED, data_edition: str = DEFAULT_EDITION
+    replications: int = REPLICATIONS,
+    seed: int = SEED,
+    data_edition: str = DEFAULT_EDITION,
+    posterior: Posterior | None = None,
 ) -> Validation:
     """Run the hindcast and the 2025 step with the default (calibrated) parameters.
 
     Both start from, and are compared with, NATO's ``data_edition`` (recorded in the metrics).
+    With a ``posterior``, the 2025 step also runs with each run's parameters drawn from it, as
+    ``alliance batch`` and ``alliance run`` forecast by default (``step_2025_posterior``).
     """
     sim, table = hindcast(replications, seed, data_edition)
     step = step_2025(replications, seed, data_edition)
     metrics = hindcast_metrics(table, sim)
     metrics["step_2025"] = {k: v for k, v in step.items() if k != "table"}
+    if posterior is not None:
+        drawn = step_2025(replications, seed, data_edition, posterior)
+        metrics["step_2025_posterior"] = {k: v for k, v in drawn.items() if k != "table"}
+        metrics["step_2025_posterior"]["posterior_train"] = posterior.metadata.get("train")
     metrics["withheld_2025"] = withheld_2025(sim)
     return Validation(sim, table, step["table"], metrics)

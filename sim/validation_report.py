@@ -198,7 +198,19 @@ def findings(metrics: dict, calibrated: bool) -> str:
         f"the model raises the compared allies by {_pp(step['mean_change_2025_sim_pp'])} on "
         f"average against {_pp(step['mean_change_2025_obs_pp'])} published, and puts "
         f"{step['count_ge_2pct_2025_sim']} of {step['allies_compared']} at 2% or more against "
-        f"{step['count_ge_2pct_2025_obs']}."
+        f"{step['count_ge_2pct_2025_obs']}.{_step_posterior_finding(m)}"
+    )
+
+
+def _step_posterior_finding(metrics: dict) -> str:
+    """One sentence: the 2025 step's change and RMSE with posterior draws ("" without them)."""
+    drawn = metrics.get("step_2025_posterior")
+    if drawn is None:
+        return ""
+    return (
+        " With parameters drawn from the posterior, as the CLI forecasts by default, it raises "
+        f"them by {_pp(drawn['mean_change_2025_sim_pp'])} (RMSE {_pp(drawn['rmse_2025_pp'])}, "
+        f"against {_pp(metrics['step_2025']['rmse_2025_pp'])} with the calibrated values)."
     )
 
 
@@ -350,10 +362,37 @@ forward; mean change
 {step["mean_change_2025_sim_pp"]:+.2f} pp simulated, {step["mean_change_2025_obs_pp"]:+.2f} pp
 published; allies at 2% or more: {step["count_ge_2pct_2024_obs"]} in 2024,
 {step["count_ge_2pct_2025_sim"]} simulated and {step["count_ge_2pct_2025_obs"]} published in
-2025.
+2025.{_step_posterior(m)}
 
 ![The 2025 step]({links["step_2025"]})
 """
+
+
+def _step_posterior(metrics: dict) -> str:
+    """The 2025 step with parameters drawn from the posterior ("" when it was not run)."""
+    drawn = metrics.get("step_2025_posterior")
+    if drawn is None:
+        return ""
+    years = drawn.get("posterior_train") or "years the file does not state"
+    return (
+        "\n\nWith each run's parameters drawn from the posterior (`scenarios/posterior.toml`, "
+        f"fitted on {years}: it knows the step's start, not 2025), as `alliance run` and "
+        f"`alliance batch` forecast by default: RMSE {_pp(drawn['rmse_2025_pp'])}; mean change "
+        f"{drawn['mean_change_2025_sim_pp']:+.2f} pp simulated; allies at 2% or more: "
+        f"{drawn['count_ge_2pct_2025_sim']} simulated."
+    )
+
+
+def _step_lines(metrics: dict) -> list[str]:
+    """The 2025 step's RMSE and mean change, calibrated and (when run) with posterior draws."""
+    obs = metrics["step_2025"]["mean_change_2025_obs_pp"]
+    steps = {"calibrated": metrics["step_2025"], "posterior": metrics.get("step_2025_posterior")}
+    return [
+        f"2025 step, {name}: RMSE {step['rmse_2025_pp']:.3f} pp, mean change "
+        f"{step['mean_change_2025_sim_pp']:+.3f} pp (published {obs:+.3f})"
+        for name, step in steps.items()
+        if step is not None
+    ]
 
 
 def format_validation(result: Validation, edition: str, out: Path, report: Path) -> str:
@@ -366,6 +405,7 @@ def format_validation(result: Validation, edition: str, out: Path, report: Path)
             f"trend {m['rmse_trend_test_pp']:.3f})",
             f"Allies at >=2% in 2024: {m['count_ge_2pct_2024_sim']} simulated, "
             f"{m['count_ge_2pct_2024_obs']} observed (allies with published figures)",
+            *_step_lines(m),
             f"NATO data edition {edition}",
             f"Written: {out}/ (hindcast.parquet, metrics.json, plots) and {report}",
         ]

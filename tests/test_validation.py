@@ -11,6 +11,11 @@ from pytest import approx
 
 from sim.cli import main
 from sim.data import WITHHELD, load_reference
+from sim.ensemble import simulate_points
+from sim.posterior import Posterior
+from sim.scenario import load_scenario
+from sim.shocks import replication_seeds
+from sim.uncertainty import run_scenarios
 from sim.validation import (
     NATO_COUNT_GE_2PCT_2024,
     TEST,
@@ -151,7 +156,9 @@ def test_alliance_validate_on_the_2025_edition(tmp_path, capsys):
     assert main(argv) == 0
     printed = capsys.readouterr().out.splitlines()
     assert printed[0].startswith("RMSE train 2015-2022 ") and "held out 2023-2024" in printed[0]
-    assert printed[2:] == [
+    assert printed[2].startswith("2025 step, calibrated: RMSE ")
+    assert printed[3].startswith("2025 step, posterior: RMSE ")  # the project's posterior
+    assert printed[4:] == [
         "NATO data edition 2025",
         f"Written: {out}/ (hindcast.parquet, metrics.json, plots) and {out / 'validation.md'}",
     ]
@@ -178,3 +185,17 @@ def test_importing_validation_loads_no_batch_store_or_duckdb():
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_the_2025_step_with_posterior_draws_averages_the_runs_the_cli_would_make():
+    """Each run takes its seed's draw (``run_scenarios``): the step's mean is those runs' mean."""
+    post = Posterior(("adjustment_speed",), np.array([[0.1], [0.9]]), np.array([0.5, 0.5]), {})
+    step = step_2025(replications=6, seed=2, posterior=post)
+    seeds = replication_seeds(2, 0, 6)
+    runs, draws = run_scenarios(load_scenario("us-demand-2025"), seeds, post)
+    assert set(draws) == {0, 1}  # both draws taken: the runs differ in their parameters
+    rec = simulate_points(runs, [[s] for s in seeds], ("core_pct_gdp",), ())
+    mean = rec.allies["core_pct_gdp"][:, list(rec.years).index(2025), :].mean(axis=0)
+    table = step["table"].set_index("iso3")
+    np.testing.assert_allclose(table.loc[list(rec.iso3), "core_2025_sim"], mean, rtol=1e-12)
+    assert step["rmse_2025_pp"] != step_2025(replications=6, seed=2)["rmse_2025_pp"]

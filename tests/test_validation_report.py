@@ -205,6 +205,25 @@ def test_findings_mention_the_training_years_only_when_calibrated(metrics):
     assert findings(metrics, False).startswith("Started from 2014, the model tracks")
 
 
+def test_the_2025_step_with_posterior_draws_is_reported_when_run(metrics):
+    """The CLI runs it with the project's posterior; without it, neither text mentions it."""
+    drawn = metrics["step_2025_posterior"]
+    assert drawn["posterior_train"] == "2015-2024" and drawn["allies_compared"] == 25
+    text = report_markdown(metrics, LINKS)
+    assert (
+        "With each run's parameters drawn from the posterior (`scenarios/posterior.toml`, fitted "
+        f"on 2015-2024: it knows the step's start, not 2025), as `alliance run` and `alliance "
+        f"batch` forecast by default: RMSE {drawn['rmse_2025_pp']:.2f} pp; mean change "
+        f"{drawn['mean_change_2025_sim_pp']:+.2f} pp simulated"
+    ) in text
+    assert f"it raises them by {drawn['mean_change_2025_sim_pp']:.2f} pp (RMSE" in findings(
+        metrics, True
+    )
+    without = {k: v for k, v in metrics.items() if k != "step_2025_posterior"}
+    assert "posterior" not in findings(without, True)
+    assert "drawn from the posterior" not in report_markdown(without, LINKS)
+
+
 # --- plots -------------------------------------------------------------------------------------
 
 
