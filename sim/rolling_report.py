@@ -480,19 +480,34 @@ def section_markdown(result: RollingChecks, plot_link: str, command: str) -> str
     return "\n".join(parts) + "\n"
 
 
+def _bounds(lines: list[str]) -> tuple[int, int] | None:
+    """First and past-last line of the ``HEADING`` section (up to the next ``## `` heading)."""
+    starts = [i for i, line in enumerate(lines) if line.rstrip("\n") == HEADING]
+    if not starts:
+        return None
+    ends = [i for i in range(starts[0] + 1, len(lines)) if lines[i].startswith("## ")]
+    return starts[0], ends[0] if ends else len(lines)
+
+
 def replace_section(text: str, section: str) -> str:
     """``text`` with its ``HEADING`` section (up to the next ``## `` heading) set to ``section``.
 
     Appended after a blank line when ``text`` has no such section (the whole text when empty).
     """
     lines = text.splitlines(keepends=True)
-    starts = [i for i, line in enumerate(lines) if line.rstrip("\n") == HEADING]
-    if not starts:
+    bounds = _bounds(lines)
+    if bounds is None:
         return text.rstrip("\n") + "\n\n" + section if text.strip() else section
-    start = starts[0]
-    ends = [i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")]
-    rest = "".join(lines[ends[0] :]) if ends else ""
+    start, end = bounds
+    rest = "".join(lines[end:])
     return "".join(lines[:start]) + section + ("\n" + rest if rest else "")
+
+
+def current_section(text: str) -> str | None:
+    """The ``HEADING`` section of ``text``, ending in one newline (None when it has none)."""
+    lines = text.splitlines(keepends=True)
+    bounds = _bounds(lines)
+    return None if bounds is None else "".join(lines[slice(*bounds)]).rstrip("\n") + "\n"
 
 
 def write_rolling(result: RollingChecks, report: Path, plot: Path, command: str) -> None:

@@ -33,6 +33,8 @@ PLOTS = {
 def write_validation(result: Validation, out: Path, report: Path | None = None) -> Path:
     """Write ``hindcast.parquet``, ``metrics.json``, the plots and the report.
 
+    A rolling-origin section already in the report (``sim.rolling_report``) is kept.
+
     Args:
         result: From ``sim.validation.validate``.
         out: Folder for the table, the metrics and the plots.
@@ -59,6 +61,11 @@ def write_validation(result: Validation, out: Path, report: Path | None = None) 
     files = {name: out / file for name, file in PLOTS.items()} | {"calibration": calibration_file()}
     links = {name: Path(os.path.relpath(f, report.parent)).as_posix() for name, f in files.items()}
     markdown = report_markdown(result.metrics, links)
+    if report.exists():  # keep the section `alliance validate --rolling` wrote (about 20 min)
+        from sim.rolling_report import current_section, replace_section
+
+        rolling = current_section(report.read_text())
+        markdown = replace_section(markdown, rolling) if rolling else markdown
     atomic_write(report, lambda tmp: Path(tmp).write_text(markdown))
     return report
 

@@ -17,6 +17,7 @@ from sim.rolling import (
 )
 from sim.rolling_report import (
     HEADING,
+    current_section,
     findings,
     format_rolling,
     plot_reliability,
@@ -30,6 +31,11 @@ def test_replace_section_keeps_the_rest_of_the_report():
     text = f"# T\n\n## A\n\na\n\n{HEADING}\n\nold\n\n## B\n\nb\n"
     new = replace_section(text, f"{HEADING}\n\nnew\n")
     assert new == f"# T\n\n## A\n\na\n\n{HEADING}\n\nnew\n\n## B\n\nb\n"
+    assert current_section(new) == f"{HEADING}\n\nnew\n"
+    assert current_section(f"# T\n\n{HEADING}\n\n### sub\n\nx\n\n") == (
+        f"{HEADING}\n\n### sub\n\nx\n"
+    )
+    assert current_section("# T\n\n## A\n") is None
     assert replace_section("# T\n", f"{HEADING}\n\nx\n") == f"# T\n\n{HEADING}\n\nx\n"
     assert replace_section("\n", f"{HEADING}\n\nx\n") == f"{HEADING}\n\nx\n"
 

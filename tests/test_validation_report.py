@@ -22,6 +22,7 @@ from sim.validation_report import (
     plot_residuals,
     plot_step_2025,
     report_markdown,
+    write_validation,
 )
 
 LINKS = {name: f"img/{name}.png" for name in PLOTS} | {"calibration": "cal/calibration.toml"}
@@ -222,6 +223,18 @@ def test_the_2025_step_with_posterior_draws_is_reported_when_run(metrics):
     without = {k: v for k, v in metrics.items() if k != "step_2025_posterior"}
     assert "posterior" not in findings(without, True)
     assert "drawn from the posterior" not in report_markdown(without, LINKS)
+
+
+def test_writing_the_report_again_keeps_its_rolling_origin_section(small, tmp_path):
+    """``alliance validate`` rewrites the report but not what ``--rolling`` put in it."""
+    report = tmp_path / "validation.md"
+    report.write_text("# Old\n\n## Rolling-origin check\n\nkept\n\n### Scores\n\n1\n")
+    write_validation(small, tmp_path / "val", report)
+    text = report.read_text()
+    assert text.startswith("# Validation: hindcast 2014-2024") and "# Old" not in text
+    assert text.endswith("\n\n## Rolling-origin check\n\nkept\n\n### Scores\n\n1\n")
+    write_validation(small, tmp_path / "val", tmp_path / "new.md")
+    assert "Rolling-origin" not in (tmp_path / "new.md").read_text()
 
 
 # --- plots -------------------------------------------------------------------------------------
