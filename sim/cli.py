@@ -53,7 +53,7 @@ from sim.parameters import (
     calibration_file,
     check_calibration,
 )
-from sim.posterior import PosteriorFileError
+from sim.posterior import Posterior, PosteriorFileError
 from sim.scenario import ScenarioError, list_scenarios, load_scenario
 from sim.spec_checks import SpecError, printable
 from sim.store import BatchStore, StoreError, check_writable
@@ -450,6 +450,16 @@ def _uncertainty(args: argparse.Namespace):
         raise UsageError(f"alliance {args.command}: --uncertainty: {exc}") from None
 
 
+def _default_posterior(command: str) -> Posterior | None:
+    """The project's posterior for a command without ``--uncertainty`` (None without a file)."""
+    from sim.uncertainty import resolve
+
+    try:
+        return resolve(None)[1]
+    except ValueError as exc:  # an unusable file: PosteriorFileError
+        raise UsageError(f"alliance {command}: {exc}") from None
+
+
 def _check_plan(
     args: argparse.Namespace,
     flag: str,
@@ -631,15 +641,15 @@ def _query(args: argparse.Namespace) -> int:
 def _validate(args: argparse.Namespace) -> int:
     flag = f"--replications {args.replications}"
     _check_plan(args, flag, 3 * args.replications, None, keep="none", in_memory=True)
+    if args.resume and not args.rolling:
+        raise UsageError("alliance validate: --resume goes with --rolling")
+    posterior = _default_posterior("validate")
     if args.report is not None:
         _check_file(args.report, "validate", "--report")
     _check_writable(args.out, "validate")
     edition = args.data_edition or DEFAULT_EDITION
     if args.rolling:
-        return _rolling(args, edition)
-    if args.resume:
-        raise UsageError("alliance validate: --resume goes with --rolling")
-    _, posterior = _uncertainty(argparse.Namespace(uncertainty=None, command="validate"))
+        return _rolling(args, edition, posterior)
     from sim.validation import validate
     from sim.validation_report import format_validation, write_validation
 
@@ -649,9 +659,8 @@ def _validate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _rolling(args: argparse.Namespace, edition: str) -> int:
+def _rolling(args: argparse.Namespace, edition: str, posterior: Posterior | None) -> int:
     """``alliance validate --rolling``: the check's section in the report, its plot in --out."""
-    _, posterior = _uncertainty(argparse.Namespace(uncertainty=None, command="validate"))
     from sim.rolling import (
         HORIZONS,
         ORIGINS,

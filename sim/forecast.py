@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from sim.columns import ALLIANCE_COLUMNS, ALLY_COLUMNS
-from sim.parameters import DEFAULTS
+from sim.parameters import PARAMETERS
 from sim.posterior import Posterior
 from sim.run_summary import alliance_lines, plans_table, run_heading
 from sim.scenario import Scenario
@@ -131,11 +131,18 @@ SPREAD = {
 
 
 def _shocks(spec: Scenario) -> str:
-    """Each shock's size and where it comes from (the calibration, or the scenario)."""
+    """Each shock's size and where it comes from (the calibration, its prior, or the scenario)."""
     parts = []
     for name, (label, fmt, source) in SPREAD.items():
-        value = spec.parameters[name]
-        origin = source if value == DEFAULTS[name] else "set by the scenario"
+        value, p = spec.parameters[name], PARAMETERS[name]
+        calibrated = p.source.startswith("calibrated")  # sim.parameters marks what the file set
+        origin = (
+            "set by the scenario"
+            if value != p.default
+            else source
+            if calibrated
+            else "its documented prior: no calibration file"
+        )
         parts.append(f"{label} ({fmt.format(value)}, {origin})")
     return ", ".join(parts[:-1]) + " and " + parts[-1]
 

@@ -82,6 +82,16 @@ class Posterior:
             for name, column in zip(self.names, self.samples.T, strict=True)
         }
 
+    def width_vs_prior(self, q: float = 0.9) -> dict[str, float]:
+        """Each parameter's central interval of mass ``q`` over its uniform prior's (q x range).
+
+        Issue #13 calls a parameter clearly narrower than its prior at 0.5 or less.
+        """
+        return {
+            name: (high - low) / (q * (PARAMETERS[name].high - PARAMETERS[name].low))
+            for name, (low, high) in self.interval(q).items()
+        }
+
 
 def weighted_quantiles(values: np.ndarray, weights: np.ndarray, q: Sequence[float]) -> np.ndarray:
     """Quantiles ``q`` of weighted samples (the inverse of their weighted empirical CDF)."""

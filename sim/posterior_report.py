@@ -50,7 +50,7 @@ def parameter_table(post: Posterior) -> pd.DataFrame:
     One row per parameter; ``point`` is the parameter's default (the point fit);
     ``width_vs_prior`` is the posterior's 90% interval over the prior's (0.9 of the range).
     """
-    rows = []
+    rows, widths = [], post.width_vs_prior(0.9)
     for j, name in enumerate(post.names):
         p = PARAMETERS[name]
         q05, q50, q95 = weighted_quantiles(post.samples[:, j], post.weights, [0.05, 0.5, 0.95])
@@ -63,7 +63,7 @@ def parameter_table(post: Posterior) -> pd.DataFrame:
                 "median": q50,
                 "q05": q05,
                 "q95": q95,
-                "width_vs_prior": (q95 - q05) / (0.9 * (p.high - p.low)),
+                "width_vs_prior": widths[name],
             }
         )
     return pd.DataFrame(rows).set_index("parameter")

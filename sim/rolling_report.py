@@ -270,6 +270,7 @@ def _posteriors_table(result: RollingChecks) -> list[str]:
         return []
     origins = list(result.posteriors)
     intervals = {o: p.interval(0.9) for o, p in result.posteriors.items()}
+    widths = {o: p.width_vs_prior(0.9) for o, p in result.posteriors.items()}
     lines = [
         "### Posteriors fitted per origin",
         "",
@@ -281,8 +282,8 @@ def _posteriors_table(result: RollingChecks) -> list[str]:
     for name in next(iter(result.posteriors.values())).names:
         p = PARAMETERS[name]
         cells = " | ".join(
-            f"{low:.3g}-{high:.3g} ({(high - low) / (0.9 * (p.high - p.low)):.2f})"
-            for low, high in (intervals[o][name] for o in origins)
+            f"{intervals[o][name][0]:.3g}-{intervals[o][name][1]:.3g} ({widths[o][name]:.2f})"
+            for o in origins
         )
         lines.append(f"| {name} | {p.low:g}-{p.high:g} | {cells} |")
     schedules = [result.posteriors[o].metadata["schedule"] for o in origins]
@@ -292,11 +293,7 @@ def _posteriors_table(result: RollingChecks) -> list[str]:
         for s in schedules
     )
     lines.append(f"| generation kept | | {picked} |")
-    narrow = " | ".join(
-        str(sum((h - lo) <= 0.45 * (PARAMETERS[n].high - PARAMETERS[n].low)
-                for n, (lo, h) in intervals[o].items()))
-        for o in origins
-    )  # fmt: skip
+    narrow = " | ".join(str(sum(w <= 0.5 for w in widths[o].values())) for o in origins)
     lines.append(f"| parameters at most half the prior's width | | {narrow} |")
     return [*lines, ""]
 

@@ -807,6 +807,22 @@ def test_a_bad_posterior_file_stops_forecasts_in_one_line(tmp_path, capsys, monk
     _assert_one_line(capsys.readouterr().err, "alliance run", "--uncertainty", str(bad))
 
 
+def test_a_bad_posterior_file_stops_validate_in_one_line_naming_the_file(
+    tmp_path, capsys, monkeypatch
+):
+    """validate reads the project's posterior for its 2025 step; it has no --uncertainty flag."""
+    bad = tmp_path / "posterior.toml"
+    bad.write_text("date = [\n")
+    monkeypatch.setattr("sim.uncertainty.posterior_file", lambda: bad)
+    monkeypatch.setattr("sim.posterior.posterior_file", lambda: bad)
+    for extra in ([], ["--rolling"]):
+        out = tmp_path / f"val{len(extra)}"
+        assert main(["validate", "--out", str(out), "--replications", "2", *extra]) == 2
+        err = capsys.readouterr().err
+        _assert_one_line(err, "alliance validate", str(bad))
+        assert "--uncertainty" not in err and not out.exists()
+
+
 def test_a_bad_calibration_file_stops_calibrate_in_one_line_but_not_query(
     tmp_path, capsys, monkeypatch
 ):

@@ -1,5 +1,7 @@
 """The baseline forecast's known defects, each pinned (issue: credible forecasts)."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -7,7 +9,7 @@ from sim.ally_inputs import exposure_regression
 from sim.ensemble import run_ensemble
 from sim.forecast import QUANTILES, format_forecast, make_forecast
 from sim.initial import build_initial_state
-from sim.parameters import CATEGORIES, PRIORS
+from sim.parameters import CATEGORIES, PARAMETERS, PRIORS
 from sim.scenario import load_scenario
 
 SEEDS = list(range(1, 41))
@@ -95,8 +97,15 @@ def test_forecast_bands_are_ordered_and_cover_every_ally_and_year():
     assert len(fc.allies) == 32 * 11 * 3 and len(fc.alliance) == 11 * 3
 
 
-def test_the_forecast_names_each_shock_and_where_its_size_comes_from():
+def test_the_forecast_names_each_shock_and_where_its_size_comes_from(monkeypatch):
     spec = load_scenario("hague-2035").with_parameters(threat_noise_sd=0.0)
-    printed = format_forecast(make_forecast(spec, seed=3, replications=4))
+    forecast = make_forecast(spec, seed=3, replications=4)
+    printed = format_forecast(forecast)
     assert "the threat's yearly innovation (0.00 threat units, set by the scenario)" in printed
     assert "each year's implementation noise (" in printed and "as in the record)" in printed
+    # As without scenarios/calibration.toml: every default is its prior.
+    priors = {n: replace(p, default=PRIORS[n], source="assumption") for n, p in PARAMETERS.items()}
+    monkeypatch.setattr("sim.forecast.PARAMETERS", priors)
+    at_prior = replace(forecast, scenario=spec.with_parameters(gdp_growth_noise_sd=0.01))
+    printed = format_forecast(at_prior)
+    assert "GDP growth around trend (1.0% a year, its documented prior: no calibration" in printed

@@ -182,3 +182,6 @@ def test_weighted_quantiles_and_intervals_follow_the_weights():
     post = Posterior(("adjustment_speed",), values[:, None] / 10, weights)
     assert post.interval(0.9) == {"adjustment_speed": (0.1, 0.3)}
     assert post.interval(0.5) == {"adjustment_speed": (0.3, 0.3)}
+    # adjustment_speed's prior is 0.05-1: its 90% interval is 0.855 wide
+    assert post.width_vs_prior(0.9)["adjustment_speed"] == pytest.approx(0.2 / 0.855)
+    assert post.width_vs_prior(0.5)["adjustment_speed"] == 0.0
