@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
-from datetime import date
 
 import numpy as np
 
@@ -163,13 +162,14 @@ def _lagged_recession_loss(scenario: Scenario, lag: int) -> np.ndarray:
 def scenario_plan_points(scenario: Scenario) -> dict:
     """The plan points a scenario runs with: {iso3: {year: (% GDP, basis, kind)}}.
 
-    The national plans announced by 31 December of the start year (``sim.plans``), unless the
-    scenario drops them (``plans = "none"``); a scenario's per-ally ``plan`` replaces an ally's
-    (a table of year = % GDP, read as announced) or drops it (``"none"``).
+    The national plans announced by the scenario's ``plans_as_of`` (31 December of the start
+    year unless it sets ``plans_known_by``; ``sim.plans``), unless the scenario drops them
+    (``plans = "none"``); a scenario's per-ally ``plan`` replaces an ally's (a table of
+    year = % GDP, read as announced) or drops it (``"none"``).
     """
     points = {}
     if scenario.plans == "national":
-        points = announced_points(date(scenario.start_year, 12, 31))
+        points = announced_points(scenario.plans_as_of)
     for iso, values in scenario.allies.items():
         own = values.get("plan")
         if own is not None:

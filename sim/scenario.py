@@ -8,6 +8,7 @@ supplies is checked against the definitions here and in ``sim.parameters``; a pr
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
+from datetime import date, datetime
 from importlib.resources import files
 from pathlib import Path
 from types import MappingProxyType
@@ -105,6 +106,9 @@ class Scenario:
         parameters: Every parameter's value (defaults filled in).
         allies: Per-ally values by ISO3 code (see ``ALLY_FIELDS``).
         plans: ``"national"`` (the allies' announced plans, ``sim.plans``) or ``"none"``.
+        plans_known_by: The date up to which announced plans count, or None for 31 December of
+            the start year (a forecast as of 1 January of the next year). A later date runs
+            with hindsight: the validation's 2025 step with the plans decided during 2025.
         data_edition: Edition of NATO's reference tables the start state and validation use
             (one of ``sim.data.EDITIONS``; ``DEFAULT_EDITION`` unless the file sets it).
         source: File it came from.
@@ -124,6 +128,7 @@ class Scenario:
     allies: MappingProxyType
     data_edition: str = DEFAULT_EDITION
     plans: str = "national"
+    plans_known_by: date | None = None
     source: str = field(default="", compare=False)
 
     def __getstate__(self) -> dict[str, Any]:
@@ -147,6 +152,11 @@ class Scenario:
             return {"threat": 1.0, "fiscal_space_factor": 1.0}.get(name, 0.0)
         past = [y for y in points if y <= year]
         return points[max(past)] if past else points[min(points)]
+
+    @property
+    def plans_as_of(self) -> date:
+        """The date up to which announced national plans count (``plans_known_by``)."""
+        return self.plans_known_by or date(self.start_year, 12, 31)
 
     def with_parameters(self, **overrides: float) -> Scenario:
         """A copy with some parameters changed (validated like a file's)."""
@@ -185,6 +195,8 @@ class Scenario:
             "allies": _thaw(self.allies),
             "data_edition": self.data_edition,
             "plans": self.plans,
+            # only when set, so manifests (and fingerprints) of earlier runs stay the same
+            **({"plans_known_by": self.plans_known_by.isoformat()} if self.plans_known_by else {}),
         }
 
 
@@ -258,6 +270,7 @@ _TOP = {
     "threat_mode": str,
     "data_edition": str,
     "plans": str,
+    "plans_known_by": date,
     "pledge": dict,
     "us_demand": dict,
     "targets": dict,
@@ -344,6 +357,10 @@ def _check_structure(src: str, raw: dict[str, Any]) -> None:
         raise ScenarioError(src, "threat_mode", "expected 'path' or 'adversary'")
     if raw.get("plans", "national") not in PLAN_SOURCES:
         raise ScenarioError(src, "plans", "expected 'national' or 'none'")
+    if isinstance(raw.get("plans_known_by"), datetime):
+        raise ScenarioError(src, "plans_known_by", "expected a date (2025-12-31), not a time")
+    if "plans_known_by" in raw and raw.get("plans", "national") == "none":
+        raise ScenarioError(src, "plans_known_by", "has no effect with plans = 'none'")
     for key in ("start_year", "end_year"):
         if key in raw:
             _check_range(src, key, raw[key], FIRST_YEAR, 2100)
@@ -522,6 +539,7 @@ def load_scenario(name_or_path: str | Path, **overrides: float) -> Scenario:
         threat_mode=raw.get("threat_mode", "path"),
         data_edition=edition,
         plans=raw.get("plans", "national"),
+        plans_known_by=raw.get("plans_known_by"),
         paths=MappingProxyType(
             {
                 k: MappingProxyType({int(y): float(v) for y, v in p.items()})

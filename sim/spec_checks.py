@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import math
 import tomllib
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 KIND_NAMES = {float: "a number", int: "a whole number", str: "a string", dict: "a table"}
-KIND_NAMES |= {list: "a list"}
+KIND_NAMES |= {list: "a list", date: "a date (2025-12-31)"}
 
 
 def printable(text: str) -> str:

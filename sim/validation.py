@@ -13,7 +13,8 @@ compared with it, and the metrics record it.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import date
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -33,6 +34,11 @@ HINDCAST = "wales-2014"
 
 STEP_2025 = "us-demand-2025"
 """The scenario of the one-year check from 2024 to 2025."""
+
+HINDSIGHT = date(2025, 12, 31)
+"""The 2025 step with hindsight knows the national plans announced up to this date: the
+decisions taken during 2025 (Denmark's acceleration fund, Belgium's and Spain's 2% in 2025...),
+which the step proper, as of 1 January 2025, cannot know."""
 
 YEARS = range(2014, 2025)
 TRAIN = range(2015, 2023)
@@ -284,6 +290,7 @@ def step_2025(
     seed: int = SEED,
     data_edition: str = DEFAULT_EDITION,
     posterior: Posterior | None = None,
+    plans_known_by: date | None = None,
     **parameters: float,
 ) -> dict:
     """One year from each ally's 2024 state under the post-2024 US demand, against NATO's 2025.
@@ -298,6 +305,8 @@ def step_2025(
         data_edition: Edition the runs start from and are compared with.
         posterior: Draw each run's parameters from it (as the CLI forecasts by default), or None
             for the calibrated ones.
+        plans_known_by: Run with the national plans announced up to this date (``HINDSIGHT``:
+            with 2025's decisions), or None for those known on 31 December 2024.
         **parameters: Parameter values replacing the scenario's.
 
     Returns:
@@ -305,12 +314,16 @@ def step_2025(
         ``rmse_2025_pp``, ``rmse_2025_persistence_pp`` (2024 carried forward) and the counts
         at >=2% in 2025 among the compared allies.
     """
-    sim = simulate(_scenario(STEP_2025, data_edition), replications, seed, posterior, **parameters)
+    spec = replace(_scenario(STEP_2025, data_edition), plans_known_by=plans_known_by)
+    sim = simulate(spec, replications, seed, posterior, **parameters)
     obs = observed_core(sim.data_edition)
+    runs = sim.runs.xs(2025, level="year")
     table = pd.DataFrame(
         {
             "core_2024_obs": obs[2024],
             "core_2025_sim": sim.mean.xs(2025, level="year"),
+            "core_2025_sim_p05": runs.quantile(0.05, axis=1),
+            "core_2025_sim_p95": runs.quantile(0.95, axis=1),
             "core_2025_obs": obs[2025],
         }
     )
@@ -326,6 +339,7 @@ def step_2025(
         "table": table.rename_axis("iso3").reset_index(),
         "scenario": STEP_2025,
         "data_edition": sim.data_edition,
+        "plans_known_by": spec.plans_as_of.isoformat(),
         "allies_compared": len(c),
         "rmse_2025_pp": _rmse(c["core_2025_sim"] - c["core_2025_obs"]),
         "rmse_2025_persistence_pp": _rmse(c["core_2024_obs"] - c["core_2025_obs"]),
@@ -384,14 +398,42 @@ def validate(
     Both start from, and are compared with, NATO's ``data_edition`` (recorded in the metrics).
     With a ``posterior``, the 2025 step also runs with each run's parameters drawn from it, as
     ``alliance batch`` and ``alliance run`` forecast by default (``step_2025_posterior``).
+    The step runs again with hindsight (``HINDSIGHT``: the plans decided during 2025), with the
+    posterior when given; ``step_2025_by_ally`` shows both per ally (posterior draws when given).
     """
     sim, table = hindcast(replications, seed, data_edition)
-    step = step_2025(replications, seed, data_edition)
+    step = drawn = step_2025(replications, seed, data_edition)
     metrics = hindcast_metrics(table, sim)
     metrics["step_2025"] = {k: v for k, v in step.items() if k != "table"}
     if posterior is not None:
         drawn = step_2025(replications, seed, data_edition, posterior)
         metrics["step_2025_posterior"] = {k: v for k, v in drawn.items() if k != "table"}
         metrics["step_2025_posterior"]["posterior_train"] = posterior.metadata.get("train")
+    hindsight = step_2025(replications, seed, data_edition, posterior, HINDSIGHT)
+    metrics["step_2025_hindsight"] = {k: v for k, v in hindsight.items() if k != "table"}
+    metrics["step_2025_by_ally"] = step_by_ally(drawn, hindsight)
     metrics["withheld_2025"] = withheld_2025(sim)
     return Validation(sim, table, step["table"], metrics)
+
+
+def step_by_ally(step: dict, hindsight: dict) -> dict:
+    """The 2025 step per compared ally, largest miss first, as the report's table shows it.
+
+    Returns:
+        iso3 -> ``core_2024_obs``, the forecast's mean and 5-95% band (``core_2025_sim``,
+        ``_p05``, ``_p95``), ``core_2025_hindsight`` (the mean knowing 2025's plans),
+        ``core_2025_obs``, ``error_pp`` (forecast - published) and ``revision_pp``: how NATO's
+        2025 figure moved from the 2025 edition (June 2025 estimate) to the 2026 edition.
+    """
+    table = step["table"].set_index("iso3")
+    c = table[table["compared"]].copy()
+    c["core_2025_hindsight"] = hindsight["table"].set_index("iso3")["core_2025_sim"]
+    c["error_pp"] = c["core_2025_sim"] - c["core_2025_obs"]
+    c["revision_pp"] = observed_core("2026")[2025] - observed_core("2025")[2025]
+    c = c.reindex(c["error_pp"].abs().sort_values(ascending=False).index)
+    columns = ["core_2024_obs", "core_2025_sim", "core_2025_sim_p05", "core_2025_sim_p95",
+               "core_2025_hindsight", "core_2025_obs", "error_pp", "revision_pp"]  # fmt: skip
+    return {
+        iso: {k: None if pd.isna(v) else float(v) for k, v in row.items()}
+        for iso, row in c[columns].iterrows()
+    }

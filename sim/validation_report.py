@@ -369,10 +369,54 @@ forward; mean change
 {step["mean_change_2025_sim_pp"]:+.2f} pp simulated, {step["mean_change_2025_obs_pp"]:+.2f} pp
 published; allies at 2% or more: {step["count_ge_2pct_2024_obs"]} in 2024,
 {step["count_ge_2pct_2025_sim"]} simulated and {step["count_ge_2pct_2025_obs"]} published in
-2025.{_step_posterior(m)}
+2025.{_step_posterior(m)}{_step_hindsight(m)}
 
 ![The 2025 step]({links["step_2025"]})
-"""
+{_step_table(m)}"""
+
+
+def _step_hindsight(metrics: dict) -> str:
+    """The 2025 step again, knowing the plans decided during 2025 ("" when it was not run)."""
+    seen = metrics.get("step_2025_hindsight")
+    if seen is None:
+        return ""
+    drawn = "posterior draws" if "step_2025_posterior" in metrics else "the calibrated values"
+    return (
+        f"\n\nWith hindsight, knowing the national plans announced up to {seen['plans_known_by']} "
+        "(the decisions of 2025, which the step cannot know; scenario field `plans_known_by`), "
+        f"with {drawn}: RMSE {_pp(seen['rmse_2025_pp'])}; mean change "
+        f"{seen['mean_change_2025_sim_pp']:+.2f} pp simulated. What remains is the model's own "
+        "error and NATO's revisions of its 2025 figures between editions (table)."
+    )
+
+
+def _step_table(metrics: dict) -> str:
+    """The 2025 step per ally, largest miss first ("" for metrics that predate it)."""
+    rows = metrics.get("step_2025_by_ally")
+    if not rows:
+        return ""
+    drawn = "posterior draws" if "step_2025_posterior" in metrics else "calibrated values"
+
+    def pp(x: float | None, sign: str = "") -> str:
+        return "n/a" if x is None else f"{x:{sign}.2f}"
+
+    lines = [
+        "",
+        f"Per ally (% GDP; forecast: mean of the runs with {drawn}, 5-95% of runs in brackets; "
+        "hindsight: knowing 2025's plans; revision: NATO's 2025 figure in the 2026 edition "
+        "less its June 2025 estimate in the 2025 edition), largest miss first:",
+        "",
+        "| Ally | 2024 | 2025 forecast | with hindsight | 2025 published | error | revision |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for iso, r in rows.items():
+        lines.append(
+            f"| {iso} | {pp(r['core_2024_obs'])} | {pp(r['core_2025_sim'])} "
+            f"[{pp(r['core_2025_sim_p05'])}-{pp(r['core_2025_sim_p95'])}] | "
+            f"{pp(r['core_2025_hindsight'])} | {pp(r['core_2025_obs'])} | "
+            f"{pp(r['error_pp'], '+')} | {pp(r['revision_pp'], '+')} |"
+        )
+    return "\n".join(lines) + "\n"
 
 
 def _step_posterior(metrics: dict) -> str:
@@ -393,7 +437,11 @@ def _step_posterior(metrics: dict) -> str:
 def _step_lines(metrics: dict) -> list[str]:
     """The 2025 step's RMSE and mean change, calibrated and (when run) with posterior draws."""
     obs = metrics["step_2025"]["mean_change_2025_obs_pp"]
-    steps = {"calibrated": metrics["step_2025"], "posterior": metrics.get("step_2025_posterior")}
+    steps = {
+        "calibrated": metrics["step_2025"],
+        "posterior": metrics.get("step_2025_posterior"),
+        "with hindsight (2025's plans)": metrics.get("step_2025_hindsight"),
+    }
     return [
         f"2025 step, {name}: RMSE {step['rmse_2025_pp']:.3f} pp, mean change "
         f"{step['mean_change_2025_sim_pp']:+.3f} pp (published {obs:+.3f})"

@@ -2,6 +2,7 @@
 
 import dataclasses
 from dataclasses import fields
+from datetime import date
 from functools import cache
 
 import numpy as np
@@ -30,6 +31,7 @@ from sim.parameters import (
     lead_times,
     requirement_shares,
 )
+from sim.plans import announced_points
 from sim.run import run_scenario
 from sim.scenario import MAX_CORE_PCT, Scenario, list_scenarios, load_scenario
 
@@ -322,6 +324,18 @@ def test_scenario_plan_points_are_the_announced_plans_unless_the_scenario_says_o
     assert own["FRA"] == national["FRA"]
     (tmp_path / "none.toml").write_text('base = "hague-2035"\ndescription = "x"\nplans = "none"\n')
     assert scenario_plan_points(load_scenario(tmp_path / "none.toml")) == {}
+
+
+def test_plans_known_by_sets_which_announcements_count(tmp_path):
+    """From 2024, Denmark's 2025 plan of February 2025 counts only with a later cut-off."""
+    step = scenario_plan_points(_spec("us-demand-2025"))
+    assert step["DNK"][2025][0] == 2.0  # "2% from 2025", announced in 2023
+    (tmp_path / "later.toml").write_text(
+        'base = "us-demand-2025"\ndescription = "x"\nplans_known_by = 2025-02-19\n'
+    )
+    later = scenario_plan_points(load_scenario(tmp_path / "later.toml"))
+    assert later["DNK"][2025][0] == 3.2
+    assert announced_points(date(2025, 2, 19))["DNK"] == later["DNK"]
 
 
 # --- moved from tests/test_model.py ------------------------------------------------------------

@@ -3,6 +3,7 @@
 import math
 import os
 import pickle
+from datetime import date
 
 import pytest
 
@@ -393,6 +394,19 @@ BAD = [
         "3 is below this ally's core_pct_start 3.5",
     ),
     ("plan-for-iceland", BASE + '[allies.ISL]\nplan = "none"\n', "allies.ISL.plan", "no armed"),
+    ("plans-known-by-text", BASE + 'plans_known_by = "2025"\n', "plans_known_by", "a date"),
+    (
+        "plans-known-by-time",
+        BASE + "plans_known_by = 2025-06-30T12:00:00\n",
+        "plans_known_by",
+        "not a time",
+    ),
+    (
+        "plans-known-by-without-plans",
+        BASE + 'plans = "none"\nplans_known_by = 2025-06-30\n',
+        "plans_known_by",
+        "no effect",
+    ),
     ("missing-description", "start_year = 2025\n", "description", "missing"),
     (
         "missing-pledge-year",
@@ -574,3 +588,17 @@ def test_the_data_edition_survives_pickling():
     t = load_scenario("hague-2035").with_data_edition("2025")
     back = pickle.loads(pickle.dumps(t))
     assert back == t and back.data_edition == "2025"
+
+
+def test_plans_known_by_is_read_inherited_and_in_to_dict_only_when_set(tmp_path):
+    """A TOML date sets the plans' cut-off; unset, it is 31 December of the start year and the
+    manifest (so a batch's fingerprint) is as before the field existed."""
+    default = load_scenario("us-demand-2025")
+    assert default.plans_known_by is None and default.plans_as_of == date(2024, 12, 31)
+    assert "plans_known_by" not in default.to_dict()
+    parent = _write(tmp_path, 'base = "us-demand-2025"\nplans_known_by = 2025-06-30\n', "p.toml")
+    s = load_scenario(parent)
+    assert s.plans_as_of == s.plans_known_by == date(2025, 6, 30)
+    assert s.to_dict()["plans_known_by"] == "2025-06-30"
+    child = load_scenario(_write(tmp_path, 'base = "p.toml"\n', "c.toml"))
+    assert child.plans_as_of == date(2025, 6, 30)

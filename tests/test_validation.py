@@ -17,6 +17,7 @@ from sim.scenario import load_scenario
 from sim.shocks import replication_seeds
 from sim.uncertainty import run_scenarios
 from sim.validation import (
+    HINDSIGHT,
     NATO_COUNT_GE_2PCT_2024,
     TEST,
     TRAIN,
@@ -28,6 +29,7 @@ from sim.validation import (
     hindcast_table,
     observed_core,
     step_2025,
+    step_by_ally,
     train_error_rmse,
     withheld_2025,
 )
@@ -158,7 +160,8 @@ def test_alliance_validate_on_the_2025_edition(tmp_path, capsys):
     assert printed[0].startswith("RMSE train 2015-2022 ") and "held out 2023-2024" in printed[0]
     assert printed[2].startswith("2025 step, calibrated: RMSE ")
     assert printed[3].startswith("2025 step, posterior: RMSE ")  # the project's posterior
-    assert printed[4:] == [
+    assert printed[4].startswith("2025 step, with hindsight (2025's plans): RMSE ")
+    assert printed[5:] == [
         "NATO data edition 2025",
         f"Written: {out}/ (hindcast.parquet, metrics.json, plots) and {out / 'validation.md'}",
     ]
@@ -199,3 +202,25 @@ def test_the_2025_step_with_posterior_draws_averages_the_runs_the_cli_would_make
     table = step["table"].set_index("iso3")
     np.testing.assert_allclose(table.loc[list(rec.iso3), "core_2025_sim"], mean, rtol=1e-12)
     assert step["rmse_2025_pp"] != step_2025(replications=6, seed=2)["rmse_2025_pp"]
+
+
+def test_the_2025_step_with_hindsight_knows_2025s_plans():
+    """With the plans announced up to 31 December 2025, Denmark's February 2025 fund counts."""
+    now = step_2025(replications=4, seed=1)
+    seen = step_2025(replications=4, seed=1, plans_known_by=HINDSIGHT)
+    assert (now["plans_known_by"], seen["plans_known_by"]) == ("2024-12-31", "2025-12-31")
+    dnk = [r.set_index("iso3").loc["DNK", "core_2025_sim"] for r in (now["table"], seen["table"])]
+    assert dnk[1] > dnk[0] + 0.3
+
+
+def test_step_by_ally_puts_the_largest_miss_first_with_its_revision():
+    """Error = forecast - published; revision = 2026 edition's 2025 figure - 2025 edition's."""
+    step = step_2025(replications=4, seed=1)
+    rows = step_by_ally(step, step)
+    errors = [abs(r["error_pp"]) for r in rows.values()]
+    assert errors == sorted(errors, reverse=True) and len(rows) == step["allies_compared"]
+    est = rows["EST"]
+    assert est["error_pp"] == approx(est["core_2025_sim"] - est["core_2025_obs"])
+    assert est["revision_pp"] == approx(3.93 - 3.38, abs=0.006)  # docs/data.md, by hand
+    assert rows["DEU"]["revision_pp"] is None  # no 2025 figure in the 2025 edition
+    assert est["core_2025_sim_p05"] <= est["core_2025_sim"] <= est["core_2025_sim_p95"]

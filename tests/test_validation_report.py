@@ -120,8 +120,24 @@ def test_the_report_tables_are_the_metrics(metrics):
         cells = (year, c["obs"], c["sim"], c["published_allies"], c["sim_all_allies"])
         assert "| " + " | ".join(map(str, cells)) + " |" in text
     worst_first = sorted(m["per_ally"], key=lambda iso: -m["per_ally"][iso]["rmse_test_pp"])
-    rows = [line for line in text.splitlines() if line[2:5] in m["per_ally"] and line[5:8] == " | "]
+    hindcast = text.split("## The 2025 step")[0]
+    rows = [
+        line for line in hindcast.splitlines() if line[2:5] in m["per_ally"] and line[5:8] == " | "
+    ]
     assert [line[2:5] for line in rows] == worst_first
+    step = text.split("## The 2025 step")[1].split("\n## ")[0]
+    step_rows = [line[2:5] for line in step.splitlines() if line[5:8] == " | "]
+    assert step_rows == list(m["step_2025_by_ally"]) and step_rows
+    first = m["step_2025_by_ally"][step_rows[0]]
+    assert (
+        f"| {step_rows[0]} | {first['core_2024_obs']:.2f} | {first['core_2025_sim']:.2f} "
+        f"[{first['core_2025_sim_p05']:.2f}-{first['core_2025_sim_p95']:.2f}] | "
+        f"{first['core_2025_hindsight']:.2f} | {first['core_2025_obs']:.2f} | "
+        f"{first['error_pp']:+.2f} |" in step
+    )
+    seen = m["step_2025_hindsight"]
+    assert f"announced up to {seen['plans_known_by']}" in step
+    assert f"RMSE {seen['rmse_2025_pp']:.2f} pp; mean change" in step
     pol = m["per_ally"]["POL"]
     assert f"| POL | {pol['rmse_train_pp']:.2f} pp | {pol['rmse_test_pp']:.2f} pp | " in text
     errors = ", ".join(
