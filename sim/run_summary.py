@@ -103,9 +103,15 @@ def plans_table(s: Scenario, allies: pd.DataFrame, what: str) -> list[str]:
     years = [int(c.split("_")[1]) for c in table.columns if c.startswith("core_")]
     if not years:
         return []
+    known = (
+        f"announced by {s.plans_as_of.isoformat()}"
+        if s.plans == "national"
+        else "the scenario's own, no announced plans"
+    )
     lines = [
         "",
-        f"National plans against {what} (core % GDP on NATO's basis; '-' = no plan that year):",
+        f"National plans against {what} (core % GDP on NATO's basis; {known}; '-' = no plan "
+        "that year):",
         "  ally" + "".join(f"  {y}: plan  model" for y in years),
     ]
     for row in table.itertuples(index=False):

@@ -95,8 +95,8 @@ def test_format_run_ends_with_each_allys_plan_against_the_run(hague7, printed):
     """The plans table: a plan or '-' and the run's core share for 2026, 2029 and 2035."""
     table = plan_vs_forecast(hague7.scenario, hague7.allies)
     at = printed.index(
-        "National plans against seed 7, one draw (core % GDP on NATO's basis; "
-        "'-' = no plan that year):"
+        "National plans against seed 7, one draw (core % GDP on NATO's basis; announced by "
+        "2025-12-31; '-' = no plan that year):"
     )
     header = ["ally", *(word for y in PLAN_YEARS for word in (f"{y}:", "plan", "model"))]
     assert printed[at + 1].split() == header
@@ -167,3 +167,17 @@ def test_alliance_lines_take_any_formatting_of_the_final_value(hague7):
     assert len(lines) == 1 + len(ALLIANCE_LABELS)
     for line, (label, (column, _)) in zip(lines[1:], ALLIANCE_LABELS.items(), strict=True):
         assert line.strip().startswith(label) and f"<{column}>" in line
+
+
+def test_the_plans_heading_names_the_cut_off_or_the_scenarios_own_plans(hague7, tmp_path):
+    """Announced plans count up to the scenario's plans_as_of; plans = "none" says so."""
+    later = _write_scenario(tmp_path, "later", "plans_known_by = 2025-06-30\n")
+    assert "announced by 2025-06-30;" in plans_table(later, hague7.allies, "x")[1]
+    own = _write_scenario(tmp_path, "own", 'plans = "none"\n[allies.DEU]\nplan = { 2029 = 3.0 }\n')
+    assert "the scenario's own, no announced plans;" in plans_table(own, hague7.allies, "x")[1]
+
+
+def _write_scenario(tmp_path, name, text):
+    path = tmp_path / f"{name}.toml"
+    path.write_text(f'base = "hague-2035"\ndescription = "x"\n{text}')
+    return load_scenario(path)
