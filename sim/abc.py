@@ -99,10 +99,10 @@ SELECTION = (
 MAX_RUNS = 8192
 """Runs per ``simulate_points`` call (bounds memory; a call's runs share the year loop)."""
 MAX_BATCH = 4000
+"""Particles proposed, then simulated together, at most per batch of the sampler."""
 BUDGET = MappingProxyType({"particles": 1000, "generations": 10, "replications": 16})
 """ABC-SMC's default budget (``alliance calibrate --method abc``; the rolling-origin check's
 per-origin posteriors)."""
-"""Particles proposed, then simulated together, at most per batch of the sampler."""
 
 
 @dataclass(frozen=True)

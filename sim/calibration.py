@@ -160,6 +160,7 @@ def calibrate(
             f"({NOISE} is fitted after them)"
         )
     check_edition(data_edition)
+    shocks = shock_volatility(TRAIN.stop - 1, data_edition)  # before the fit: it may refuse
     bounds = [(PARAMETERS[n].low, PARAMETERS[n].high) for n in fit]
     prior = [PRIORS[n] for n in fit]
     objective = partial(
@@ -205,7 +206,6 @@ def calibrate(
     values = {n: round(float(v), 4) for n, v in zip(fit, result.x, strict=True)}
     sim, table = hindcast(replications, seed, data_edition, **MEAN_FIT, **values)
     fit = hindcast_metrics(table, sim)
-    shocks = shock_volatility(TRAIN.stop - 1, data_edition)
     noise = fit_noise(TRAIN.stop - 1, values | shocks, seed=seed, data_edition=data_edition)
     return Calibration(
         values=values,

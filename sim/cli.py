@@ -640,7 +640,8 @@ def _query(args: argparse.Namespace) -> int:
 
 def _validate(args: argparse.Namespace) -> int:
     flag = f"--replications {args.replications}"
-    _check_plan(args, flag, 3 * args.replications, None, keep="none", in_memory=True)
+    # the hindcast, then the 2025 step calibrated, with posterior draws and with hindsight
+    _check_plan(args, flag, 4 * args.replications, None, keep="none", in_memory=True)
     if args.resume and not args.rolling:
         raise UsageError("alliance validate: --resume goes with --rolling")
     posterior = _default_posterior("validate")
@@ -665,7 +666,6 @@ def _rolling(args: argparse.Namespace, edition: str, posterior: Posterior | None
         HORIZONS,
         ORIGINS,
         Checkpoint,
-        CheckpointError,
         rolling_checks,
         rolling_steps,
     )
@@ -695,7 +695,7 @@ def _rolling(args: argparse.Namespace, edition: str, posterior: Posterior | None
                 checkpoint=Checkpoint(args.out / "rolling"),
                 resume=args.resume,
             )
-    except CheckpointError as exc:
+    except ValueError as exc:  # CheckpointError is one; so is a shock's volatility out of range
         raise UsageError(f"alliance validate: {exc}") from None
     write_rolling(result, report, args.out / "reliability.png", command)
     print(format_rolling(result, report, args.out / "reliability.png"))
@@ -758,17 +758,20 @@ def _calibrate(args: argparse.Namespace) -> int:
         bar.set_postfix(rmse_train_pp=f"{best:.4f}", refresh=False)
         bar.update(generation - bar.n)
 
-    with bar:
-        cal = calibrate(
-            replications,
-            generations,
-            args.population,
-            args.seed,
-            args.workers,
-            progress,
-            args.fit,
-            args.data_edition or DEFAULT_EDITION,
-        )
+    try:
+        with bar:
+            cal = calibrate(
+                replications,
+                generations,
+                args.population,
+                args.seed,
+                args.workers,
+                progress,
+                args.fit,
+                args.data_edition or DEFAULT_EDITION,
+            )
+    except ValueError as exc:  # e.g. a shock's volatility outside its parameter's range
+        raise UsageError(f"alliance calibrate: {exc}") from None
     write_calibration(cal, path)
     print(format_calibration(cal, path))
     return 0

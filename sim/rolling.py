@@ -872,6 +872,7 @@ def rolling_checks(
             one.
     """
     started = time.perf_counter()
+    shocks = {o: shock_volatility(o, data_edition) for o in origins}  # before the refits
     budget = {
         "replications": refit_replications,
         "generations": generations,
@@ -923,7 +924,6 @@ def rolling_checks(
     sources["calibrated"] = {}
     if posterior is not None:
         sources["posterior"] = {"posterior": posterior}
-    shocks = {o: shock_volatility(o, data_edition) for o in origins}
     noise, checks = {}, {}
     for name, source in sources.items():
         own = {o: shocks[o] | source.get("parameters", {}).get(o, {}) for o in origins}

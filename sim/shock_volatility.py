@@ -68,9 +68,14 @@ def gdp_volatility(as_of: int, data_edition: str = DEFAULT_EDITION) -> float:
 
 
 def shock_volatility(as_of: int, data_edition: str = DEFAULT_EDITION) -> dict[str, float]:
-    """Both volatilities as of ``as_of``, as parameter values (4 decimals, within their ranges)."""
+    """Both volatilities as of ``as_of``, as parameter values (4 decimals).
+
+    Raises:
+        ValueError: An estimate outside its parameter's range (named), not clamped into it.
+    """
     values = {THREAT: threat_volatility(as_of), GDP: gdp_volatility(as_of, data_edition)}
-    return {
-        name: round(float(np.clip(v, PARAMETERS[name].low, PARAMETERS[name].high)), 4)
-        for name, v in values.items()
-    }
+    for name, value in values.items():
+        problem = PARAMETERS[name].check(round(value, 4))
+        if problem:
+            raise ValueError(f"{name} estimated from the record up to {as_of}: {problem}")
+    return {name: round(value, 4) for name, value in values.items()}

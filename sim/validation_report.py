@@ -380,14 +380,18 @@ def _step_hindsight(metrics: dict) -> str:
     seen = metrics.get("step_2025_hindsight")
     if seen is None:
         return ""
-    drawn = "posterior draws" if "step_2025_posterior" in metrics else "the calibrated values"
     return (
         f"\n\nWith hindsight, knowing the national plans announced up to {seen['plans_known_by']} "
         "(the decisions of 2025, which the step cannot know; scenario field `plans_known_by`), "
-        f"with {drawn}: RMSE {_pp(seen['rmse_2025_pp'])}; mean change "
+        f"with {_step_parameters(metrics)}: RMSE {_pp(seen['rmse_2025_pp'])}; mean change "
         f"{seen['mean_change_2025_sim_pp']:+.2f} pp simulated. What remains is the model's own "
         "error and NATO's revisions of its 2025 figures between editions (table)."
     )
+
+
+def _step_parameters(metrics: dict) -> str:
+    """The parameters the hindsight step and the per-ally table ran with (``validate``)."""
+    return "posterior draws" if "step_2025_posterior" in metrics else "the calibrated values"
 
 
 def _step_table(metrics: dict) -> str:
@@ -395,14 +399,14 @@ def _step_table(metrics: dict) -> str:
     rows = metrics.get("step_2025_by_ally")
     if not rows:
         return ""
-    drawn = "posterior draws" if "step_2025_posterior" in metrics else "calibrated values"
 
     def pp(x: float | None, sign: str = "") -> str:
         return "n/a" if x is None else f"{x:{sign}.2f}"
 
     lines = [
         "",
-        f"Per ally (% GDP; forecast: mean of the runs with {drawn}, 5-95% of runs in brackets; "
+        f"Per ally (% GDP; forecast: mean of the runs with {_step_parameters(metrics)}, 5-95% of "
+        "runs in brackets; "
         "hindsight: knowing 2025's plans; revision: NATO's 2025 figure in the 2026 edition "
         "less its June 2025 estimate in the 2025 edition), largest miss first:",
         "",

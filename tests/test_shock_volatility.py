@@ -9,6 +9,8 @@ import pytest
 from pytest import approx
 
 import sim.data
+import sim.shock_volatility
+from sim.cli import main
 from sim.data import load_reference
 from sim.parameters import MEAN_FIT, PARAMETERS, PRIORS
 from sim.shock_volatility import GDP, THREAT, gdp_volatility, shock_volatility, threat_volatility
@@ -58,3 +60,20 @@ def test_shock_volatility_gives_parameter_values_within_their_ranges():
 
 def test_the_mean_fits_keep_the_shocks_at_their_priors():
     assert MEAN_FIT[THREAT] == PRIORS[THREAT] and MEAN_FIT[GDP] == PRIORS[GDP]
+
+
+def test_an_estimate_outside_its_range_is_refused_not_clamped(monkeypatch, capsys, tmp_path):
+    """A volatility the parameter cannot take stops the calibration, in one line, before the fit."""
+    monkeypatch.setattr(sim.shock_volatility, "threat_volatility", lambda as_of: 0.7)
+    with pytest.raises(
+        ValueError, match=r"threat_noise_sd estimated .* up to 2022: 0.7 is outside"
+    ):
+        shock_volatility(2022)
+    out = tmp_path / "calibration.toml"
+    assert main(["calibrate", "--generations", "1", "--replications", "1", "--out", str(out)]) == 2
+    assert not out.exists()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "alliance calibrate: threat_noise_sd estimated from the record up to 2022: 0.7 is outside "
+        "the allowed range [0, 0.5]"
+    ]
