@@ -640,11 +640,12 @@ def _query(args: argparse.Namespace) -> int:
 
 def _validate(args: argparse.Namespace) -> int:
     flag = f"--replications {args.replications}"
-    # the hindcast, then the 2025 step calibrated, with posterior draws and with hindsight
-    _check_plan(args, flag, 4 * args.replications, None, keep="none", in_memory=True)
     if args.resume and not args.rolling:
         raise UsageError("alliance validate: --resume goes with --rolling")
     posterior = _default_posterior("validate")
+    # the hindcast, the 2025 step calibrated and with hindsight, and with posterior draws
+    simulations = 3 + (posterior is not None)
+    _check_plan(args, flag, simulations * args.replications, None, keep="none", in_memory=True)
     if args.report is not None:
         _check_file(args.report, "validate", "--report")
     _check_writable(args.out, "validate")

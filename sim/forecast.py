@@ -135,14 +135,12 @@ def _shocks(spec: Scenario) -> str:
     parts = []
     for name, (label, fmt, source) in SPREAD.items():
         value, p = spec.parameters[name], PARAMETERS[name]
-        calibrated = p.source.startswith("calibrated")  # sim.parameters marks what the file set
-        origin = (
-            "set by the scenario"
-            if value != p.default
-            else source
-            if calibrated
-            else "its documented prior: no calibration file"
-        )
+        if value != p.default:
+            origin = "set by the scenario"
+        elif p.source.startswith("calibrated"):  # sim.parameters marks what the file set
+            origin = source
+        else:
+            origin = "its documented prior: no calibration file"
         parts.append(f"{label} ({fmt.format(value)}, {origin})")
     return ", ".join(parts[:-1]) + " and " + parts[-1]
 

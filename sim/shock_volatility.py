@@ -21,8 +21,7 @@ The same rule sets them per origin in the rolling-origin check (``sim.rolling``:
 known at the origin) and for the calibrated defaults (``alliance calibrate``: as of 2022, the
 training years' end, like the implementation noise fitted after them). The mean-fitting stages
 keep them at their priors (``MEAN_FIT``). They were made data-based after the rolling-origin
-check showed 54 of its 60 misses above the 90% band (counted by hand; its report now counts
-them, docs/validation.md).
+check showed most of its misses above the 90% band (its report counts them, docs/validation.md).
 """
 
 from __future__ import annotations

@@ -868,3 +868,23 @@ def test_validate_resume_goes_with_rolling_and_its_own_settings(tmp_path, capsys
     _assert_one_line(captured.err, "alliance validate", f"{kept} holds a check made with other")
     assert "seed" in captured.err and "run without --resume" in captured.err
     assert sorted(p.name for p in out.rglob("*")) == ["rolling", "settings.json"]
+
+
+def test_validate_estimates_the_simulations_it_will_run(tmp_path, capsys, monkeypatch):
+    """The hindcast, the 2025 step and its hindsight run, plus posterior draws with a posterior."""
+    from sim.limits import LimitError
+
+    seen = []
+
+    def refuse(runs, **kind):
+        seen.append(runs)
+        raise LimitError("refused here")
+
+    monkeypatch.setattr("sim.cli.estimate", refuse)
+    argv = ["validate", "--out", str(tmp_path / "v"), "--replications", "5"]
+    assert main(argv) == 2
+    monkeypatch.setattr("sim.uncertainty.posterior_file", lambda: tmp_path / "none.toml")
+    monkeypatch.setattr("sim.posterior.posterior_file", lambda: tmp_path / "none.toml")
+    assert main(argv) == 2
+    assert seen == [20, 15]
+    assert "refused here" in capsys.readouterr().err and not (tmp_path / "v").exists()
